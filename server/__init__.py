@@ -1,0 +1,56 @@
+"""fieldsync server: a thin Flask layer over the sync engine and the field domain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from server.config import finalize, settings_from_env
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None):
+    """Build the application.
+
+    Settings come from `env` (default: the process environment), then `config` overrides
+    them (tests pass a dict). Raises server.config.ConfigError on an unsafe configuration.
+    """
+    import os
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(settings_from_env(os.environ if env is None else env,
+                                              app.instance_path))
+    if config:
+        app.config.update(config)
+    finalize(app.config, app.instance_path)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    app.json.sort_keys = False
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from pathlib import Path
+
+    from server.extensions import db, migrate
+    from sync.database import prepare_engine
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    with app.app_context():
+        prepare_engine(db.engine)
+    migrations = Path(__file__).resolve().parent.parent / "migrations"
+    migrate.init_app(app, db, directory=str(migrations), render_as_batch=True,
+                     compare_type=True)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from server.api import bp as api_bp
+    from server.errors import register_error_handlers
+
+    register_error_handlers(app)
+    app.register_blueprint(api_bp)

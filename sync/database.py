@@ -1,0 +1,54 @@
+"""Engine set-up and transactions that behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+_BEGIN_OPTION = "fieldsync_begin"
+
+
+def prepare_engine(engine: sa.Engine) -> sa.Engine:
+    """Tune an engine for fieldsync; idempotent.
+
+    On SQLite this turns on foreign keys, WAL and a busy timeout, and takes over BEGIN from
+    the sqlite3 module (which otherwise breaks SAVEPOINT) so writers can BEGIN IMMEDIATE.
+    """
+    if engine.dialect.name != "sqlite" or getattr(engine, "_fieldsync_prepared", False):
+        return engine
+    engine._fieldsync_prepared = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - exercised by every test
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that will write: on SQLite it takes the write lock up front.
+
+    Taking the lock at BEGIN avoids SQLITE_BUSY when a read transaction later tries to
+    upgrade after another writer committed; PostgreSQL needs nothing special here.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn

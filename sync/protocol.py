@@ -1,0 +1,189 @@
+"""Wire types of the sync protocol; docs/protocol.md is their prose contract."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+MAX_PUSH_MUTATIONS = 1000
+MAX_PULL_LIMIT = 5000
+DEFAULT_PULL_LIMIT = 1000
+
+
+class Op(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class Status(enum.StrEnum):
+    """What happened to one pushed mutation."""
+
+    APPLIED = "applied"  # the server took it as sent
+    MERGED = "merged"  # applied on top of newer server changes to other fields
+    CONFLICT = "conflict"  # both sides changed a field; a policy chose the outcome
+    REJECTED = "rejected"  # not applied; the error says why, the payload is kept server-side
+
+
+class ChangeOp(enum.StrEnum):
+    PUT = "put"  # the record's current state: insert or replace
+    DELETE = "delete"  # the record was deleted (tombstone)
+    EVICT = "evict"  # the record left the device's scope: drop the local copy
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """One local change a device pushes.
+
+    `fields` holds the new values of the fields the device changed; `base` holds the values
+    those fields had in the version the device edited (`base_version`), which is what lets
+    both sides tell "only I changed it" from "we both did".
+    """
+
+    mutation_id: int
+    entity: str
+    record_id: str
+    op: Op
+    base_version: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    base: dict[str, Any] = field(default_factory=dict)
+    hlc: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "mutation_id": self.mutation_id,
+            "entity": self.entity,
+            "id": self.record_id,
+            "op": str(self.op),
+            "base_version": self.base_version,
+            "fields": self.fields,
+            "base": self.base,
+            "hlc": self.hlc,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Mutation:
+        return cls(
+            mutation_id=data["mutation_id"],
+            entity=data["entity"],
+            record_id=data["id"],
+            op=Op(data["op"]),
+            base_version=data.get("base_version"),
+            fields=dict(data.get("fields") or {}),
+            base=dict(data.get("base") or {}),
+            hlc=data.get("hlc"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FieldConflict:
+    """Both sides changed `field` (or one deleted what the other updated) and `policy` chose."""
+
+    field: str | None
+    kind: str
+    policy: str
+    base: Any
+    server: Any
+    client: Any
+    result: Any
+    open: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "kind": self.kind,
+            "policy": self.policy,
+            "base": self.base,
+            "server": self.server,
+            "client": self.client,
+            "result": self.result,
+            "open": self.open,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> FieldConflict:
+        return cls(**{k: data.get(k) for k in cls.__slots__ if k != "open"},
+                   open=bool(data.get("open")))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordState:
+    """A record as the server holds it: what a pull sends and a push answers with."""
+
+    entity: str
+    record_id: str
+    version: int
+    hlc: str
+    deleted: bool
+    data: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "entity": self.entity,
+            "id": self.record_id,
+            "version": self.version,
+            "hlc": self.hlc,
+            "deleted": self.deleted,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> RecordState:
+        return cls(
+            entity=data["entity"],
+            record_id=data["id"],
+            version=data["version"],
+            hlc=data["hlc"],
+            deleted=data["deleted"],
+            data=data["data"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    code: str
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "fields": self.fields}
+
+
+@dataclass(frozen=True, slots=True)
+class MutationResult:
+    mutation_id: int
+    status: Status
+    entity: str
+    record_id: str
+    record: RecordState | None = None
+    conflicts: tuple[FieldConflict, ...] = ()
+    error: ErrorInfo | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "mutation_id": self.mutation_id,
+            "status": str(self.status),
+            "entity": self.entity,
+            "id": self.record_id,
+            "record": self.record.to_wire() if self.record else None,
+            "conflicts": [c.to_wire() for c in self.conflicts],
+            "error": self.error.to_wire() if self.error else None,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> MutationResult:
+        error = data.get("error")
+        return cls(
+            mutation_id=data["mutation_id"],
+            status=Status(data["status"]),
+            entity=data["entity"],
+            record_id=data["id"],
+            record=RecordState.from_wire(data["record"]) if data.get("record") else None,
+            conflicts=tuple(FieldConflict.from_wire(c) for c in data.get("conflicts") or ()),
+            error=ErrorInfo(error["code"], error["message"], error.get("fields") or {})
+            if error
+            else None,
+        )

@@ -1,0 +1,161 @@
+"""The engine's own tables: record index, change log, receipts, conflicts and rejections.
+
+`define_sync_tables(metadata)` adds them to the caller's MetaData so one schema (and one
+Alembic history) holds the domain and the engine alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from sync.sqltypes import BigIntPK, UTCDateTime
+
+ID = sa.String(36)
+ENTITY = sa.String(40)
+SCOPE_KEY = sa.String(80)
+
+
+@dataclass(frozen=True)
+class SyncTables:
+    record: sa.Table
+    record_key: sa.Table
+    change: sa.Table
+    change_key: sa.Table
+    device: sa.Table
+    receipt: sa.Table
+    conflict: sa.Table
+    rejection: sa.Table
+    meta: sa.Table
+
+
+def define_sync_tables(metadata: sa.MetaData) -> SyncTables:
+    """Declare the sync tables on `metadata` and return them."""
+    return SyncTables(
+        record=_record(metadata),
+        record_key=sa.Table(
+            "sync_record_key",
+            metadata,
+            sa.Column("key", SCOPE_KEY, primary_key=True),
+            sa.Column("entity", ENTITY, primary_key=True),
+            sa.Column("record_id", ID, primary_key=True),
+            sa.Index("ix_sync_record_key_record", "entity", "record_id"),
+        ),
+        change=_change(metadata),
+        change_key=sa.Table(
+            "sync_change_key",
+            metadata,
+            sa.Column("key", SCOPE_KEY, primary_key=True),
+            sa.Column("seq", sa.BigInteger, primary_key=True),
+            sa.Index("ix_sync_change_key_seq", "seq"),
+        ),
+        device=sa.Table(
+            "sync_device",
+            metadata,
+            sa.Column("device_id", ID, primary_key=True),
+            sa.Column("last_mutation_id", sa.BigInteger, nullable=False, server_default="0"),
+            sa.Column("last_push_at", UTCDateTime),
+            sa.Column("last_pull_at", UTCDateTime),
+            sa.Column("last_pull_seq", sa.BigInteger),
+        ),
+        receipt=sa.Table(
+            "sync_receipt",
+            metadata,
+            sa.Column("device_id", ID, primary_key=True),
+            sa.Column("mutation_id", sa.BigInteger, primary_key=True),
+            sa.Column("result", sa.JSON, nullable=False),
+            sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+        ),
+        conflict=_conflict(metadata),
+        rejection=_rejection(metadata),
+        meta=sa.Table(
+            "sync_meta",
+            metadata,
+            sa.Column("name", sa.String(40), primary_key=True),
+            sa.Column("value", sa.BigInteger, nullable=False),
+        ),
+    )
+
+
+def _record(metadata: sa.MetaData) -> sa.Table:
+    # The sync view of every replicated record: what a pull sends, ready to send.
+    return sa.Table(
+        "sync_record",
+        metadata,
+        sa.Column("entity", ENTITY, primary_key=True),
+        sa.Column("record_id", ID, primary_key=True),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("hlc", sa.String(40), nullable=False),
+        sa.Column("scope", sa.Text, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index("ix_sync_record_deleted_seq", "deleted", "seq"),
+    )
+
+
+def _change(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "sync_change",
+        metadata,
+        sa.Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+        sa.Column("entity", ENTITY, nullable=False),
+        sa.Column("record_id", ID, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        # Scope keys the record had before and after the change, space separated: a device
+        # that could see either gets the change (as an update or as an eviction).
+        sa.Column("keys", sa.Text, nullable=False),
+        sa.Column("device_id", ID),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Index("ix_sync_change_record", "entity", "record_id", "seq"),
+        sa.Index("ix_sync_change_created_at", "created_at"),
+    )
+
+
+def _conflict(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "sync_conflict",
+        metadata,
+        sa.Column("id", ID, primary_key=True),
+        sa.Column("entity", ENTITY, nullable=False),
+        sa.Column("record_id", ID, nullable=False),
+        sa.Column("field", sa.String(64)),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("policy", sa.String(24), nullable=False),
+        sa.Column("base", sa.JSON),
+        sa.Column("server_value", sa.JSON),
+        sa.Column("client_value", sa.JSON),
+        sa.Column("result", sa.JSON),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("device_id", ID),
+        sa.Column("user_id", ID),
+        sa.Column("mutation_id", sa.BigInteger),
+        sa.Column("mutation", sa.JSON),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("resolved_at", UTCDateTime),
+        sa.Column("resolved_by", ID),
+        sa.Index("ix_sync_conflict_status_created", "status", "created_at"),
+        sa.Index("ix_sync_conflict_record", "entity", "record_id"),
+    )
+
+
+def _rejection(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "sync_rejection",
+        metadata,
+        sa.Column("id", ID, primary_key=True),
+        sa.Column("device_id", ID, nullable=False),
+        sa.Column("user_id", ID),
+        sa.Column("mutation_id", sa.BigInteger, nullable=False),
+        sa.Column("entity", ENTITY),
+        sa.Column("record_id", ID),
+        sa.Column("code", sa.String(40), nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("fields", sa.JSON),
+        sa.Column("mutation", sa.JSON, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+        sa.Index("ix_sync_rejection_device", "device_id", "mutation_id"),
+    )

@@ -1,0 +1,60 @@
+"""Shared fixtures: `app`, `client`, `runner` (as in flaskr) on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from server import create_app
+from server.extensions import db
+from server.models import Base
+from sync.database import prepare_engine
+from tests.databases import backend, fresh_database, truncate_all
+
+TEST_CONFIG = {
+    "ENV": "testing",
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    # Cheap hashing keeps the suite fast; production uses the scrypt default.
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+}
+
+
+def pytest_report_header(config):
+    return f"fieldsync database backend: {backend()}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """One database per test session (per xdist worker), schema created from the models."""
+    with fresh_database(tmp_path_factory) as url:
+        engine = prepare_engine(sa.create_engine(url))
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url}, env={})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        truncate_all(db.engine, Base.metadata)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def engine(app):
+    """The app's SQLAlchemy engine, for tests that drive sync/ directly."""
+    with app.app_context():
+        yield db.engine
