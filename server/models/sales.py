@@ -121,7 +121,6 @@ class Visit(Replicated, Base):
 
 class Order(Replicated, Base):
     __tablename__ = "order"
-    __table_args__ = (sa.CheckConstraint("total >= 0", name="total_non_negative"),)
 
     account_id: Mapped[str] = fk("account.id")
     rep_id: Mapped[str] = fk("user.id")
@@ -131,7 +130,6 @@ class Order(Replicated, Base):
         enum_column(OrderStatus, "order_status"), nullable=False
     )
     ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    total: Mapped[Decimal] = mapped_column(Money, nullable=False, default=Decimal("0.00"))
     notes: Mapped[str | None] = mapped_column(sa.Text)
 
 
