@@ -34,6 +34,7 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", default_db),
         "ACCESS_TOKEN_TTL_SECONDS": _int(env, "ACCESS_TOKEN_TTL_SECONDS", 15 * 60),
         "REFRESH_TOKEN_TTL_DAYS": _int(env, "REFRESH_TOKEN_TTL_DAYS", 30),
+        "REFRESH_REUSE_GRACE_SECONDS": _int(env, "REFRESH_REUSE_GRACE_SECONDS", 30),
         "JWT_ISSUER": env.get("JWT_ISSUER", "fieldsync"),
         "JWT_AUDIENCE": env.get("JWT_AUDIENCE", "fieldsync-api"),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
