@@ -90,9 +90,8 @@ def _record(metadata: sa.MetaData) -> sa.Table:
         sa.Column("scope", sa.Text, nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("deleted", sa.Boolean, nullable=False),
-        sa.Column("seq", sa.BigInteger, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
-        sa.Index("ix_sync_record_deleted_seq", "deleted", "seq"),
+        sa.Index("ix_sync_record_deleted_updated", "deleted", "updated_at"),
     )
 
 
@@ -107,11 +106,13 @@ def _change(metadata: sa.MetaData) -> sa.Table:
         sa.Column("deleted", sa.Boolean, nullable=False),
         # Scope keys the record had before and after the change, space separated: a device
         # that could see either gets the change (as an update or as an eviction).
-        sa.Column("keys", sa.Text, nullable=False),
+        sa.Column("scope_keys", sa.Text, nullable=False),
         sa.Column("device_id", ID),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Index("ix_sync_change_record", "entity", "record_id", "seq"),
         sa.Index("ix_sync_change_created_at", "created_at"),
+        # sequence numbers are never reused, even after compaction deletes the newest rows
+        sqlite_autoincrement=True,
     )
 
 

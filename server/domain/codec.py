@@ -1,0 +1,56 @@
+"""Adapts a marshmallow schema and a table to the engine's RecordCodec protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import Schema, ValidationError
+
+from server.models import Money
+from sync.entities import FieldErrors
+from sync.sqltypes import UTCDateTime
+
+
+def _column_converter(column_type: sa.types.TypeEngine) -> Callable[[Any], Any] | None:
+    if isinstance(column_type, UTCDateTime):
+        return datetime.fromisoformat
+    if isinstance(column_type, sa.Date):
+        return date.fromisoformat
+    if isinstance(column_type, Money | sa.Numeric):
+        return Decimal
+    return None
+
+
+class SchemaCodec:
+    """Validates through `schema`, keeps values in canonical wire form, converts for `table`."""
+
+    def __init__(self, schema: Schema, table: sa.Table):
+        self.schema = schema
+        # A created record carries every field, null where not given.
+        self._blank = {name: None for name, f in schema.fields.items() if not f.dump_only}
+        self._convert = {
+            column.name: convert
+            for column in table.columns
+            if (convert := _column_converter(column.type)) is not None
+        }
+
+    def load(self, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+        if not isinstance(values, Mapping):
+            raise FieldErrors({"fields": ["must be an object"]})
+        try:
+            loaded = self.schema.load(values, partial=partial)
+        except ValidationError as exc:
+            raise FieldErrors(exc.messages) from exc
+        dumped = self.schema.dump(loaded)
+        return dumped if partial else {**self._blank, **dumped}
+
+    def to_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        row = {}
+        for name, value in values.items():
+            convert = self._convert.get(name)
+            row[name] = convert(value) if convert is not None and value is not None else value
+        return row

@@ -1,0 +1,81 @@
+"""marshmallow fields for fieldsync's wire formats: UUID strings, UTC timestamps, money."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from marshmallow import fields, validate
+
+
+class UUIDString(fields.String):
+    """A UUID, kept as its canonical lowercase string."""
+
+    default_error_messages = {"invalid_uuid": "Not a valid UUID."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return str(uuid.UUID(text))
+        except ValueError as exc:
+            raise self.make_error("invalid_uuid") from exc
+
+
+class UTCDateTime(fields.Field):
+    """ISO 8601 with an explicit offset on the way in; UTC with a `Z` on the way out.
+
+    Naive timestamps are refused: a device's local time without a zone is ambiguous.
+    """
+
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 timestamp.",
+        "naive": "The timestamp needs a time zone (e.g. a trailing Z).",
+    }
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = self._deserialize(value, attr, obj)
+        text = value.astimezone(UTC).isoformat()
+        return text.replace("+00:00", "Z")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):
+            parsed = value
+        else:
+            try:
+                parsed = datetime.fromisoformat(str(value))
+            except ValueError as exc:
+                raise self.make_error("invalid") from exc
+        if parsed.tzinfo is None:
+            raise self.make_error("naive")
+        return parsed.astimezone(UTC)
+
+
+def money(**kwargs) -> fields.Decimal:
+    """An exact amount with two decimals, sent as a string ("12.50"); never negative."""
+    return fields.Decimal(places=2, as_string=True, validate=validate.Range(min=0), **kwargs)
+
+
+def coordinate(limit: int, **kwargs) -> fields.Decimal:
+    return fields.Decimal(places=6, as_string=True, allow_none=True,
+                          validate=validate.Range(min=-limit, max=limit), **kwargs)
+
+
+def text(max_length: int | None = None, *, required: bool = False, **kwargs) -> fields.String:
+    checks = [validate.Length(min=1 if required else 0, max=max_length)]
+    return fields.String(required=required, allow_none=not required, validate=checks, **kwargs)
+
+
+def count(*, minimum: int = 0, required: bool = True, **kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, required=required, validate=validate.Range(min=minimum),
+                          **kwargs)
+
+
+def ref(*, required: bool = True, **kwargs) -> UUIDString:
+    return UUIDString(required=required, allow_none=not required, **kwargs)
+
+
+def timestamp(*, required: bool = False, **kwargs) -> UTCDateTime:
+    return UTCDateTime(required=required, allow_none=not required, **kwargs)

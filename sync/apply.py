@@ -1,0 +1,304 @@
+"""Apply one mutation to the current state: validate, authorise, merge, write.
+
+Used by push (a device's batch) and by server-side writers (back office, imports, conflict
+overrides) alike, so every write to a replicated record follows the same rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from sync import hlc as hlc_mod
+from sync.entities import Actor, EntitySpec, FieldErrors, Registry
+from sync.errors import MutationRejected
+from sync.merge import FieldMerge, MergeError, merge_fields
+from sync.policies import DeleteRule
+from sync.protocol import FieldConflict, Mutation, MutationResult, Op, RecordState, Status
+from sync.records import ChangeEntry, Current, RecordStore
+from sync.store import SyncTables
+
+MAX_DRIFT_MS = 5 * 60 * 1000
+
+
+class Postpone(Exception):
+    """The mutation needs a record that a later mutation of the same batch creates."""
+
+
+def reject(code: str, message: str, **fields: Any) -> MutationRejected:
+    return MutationRejected(code, message, fields={k: v for k, v in fields.items()})
+
+
+@dataclass
+class Outcome:
+    result: MutationResult
+    changes: list[ChangeEntry] = field(default_factory=list)
+
+
+class Applier:
+    """Applies mutations for one actor inside one transaction."""
+
+    def __init__(self, conn: sa.Connection, tables: SyncTables, registry: Registry,
+                 actor: Actor, *, clock: hlc_mod.Clock, now: datetime):
+        self.conn, self.tables, self.registry, self.actor = conn, tables, registry, actor
+        self.store = RecordStore(conn, tables, registry)
+        self.clock, self.now = clock, now
+        self.pending_creates: set[tuple[str, str]] = set()
+
+    # -- entry point -------------------------------------------------------------------
+
+    def apply(self, m: Mutation, *, may_postpone: bool = False) -> Outcome:
+        """Apply `m`; raises MutationRejected, or Postpone when `may_postpone`."""
+        spec = self.registry.specs.get(m.entity)
+        if spec is None:
+            raise reject("unknown_entity", f"no replicated entity named {m.entity!r}",
+                         entity=["unknown entity"])
+        stamp = self._stamp(m.hlc)
+        current = self.store.get(m.entity, m.record_id)
+        if current is None and may_postpone and (m.entity, m.record_id) in self.pending_creates \
+                and m.op is not Op.CREATE:
+            raise Postpone
+        if m.op is Op.CREATE:
+            outcome = self._create(spec, m, current, stamp, may_postpone)
+            self.pending_creates.discard((m.entity, m.record_id))
+            return outcome
+        if current is None:
+            raise reject("not_found", f"{m.entity} {m.record_id} does not exist", id=["unknown"])
+        if not self.actor.sees(current.keys):
+            raise reject("out_of_scope", f"this {m.entity} is outside what you may change")
+        if m.base_version is None or not 0 < m.base_version <= current.version:
+            raise reject("invalid_base_version",
+                         f"base_version must be between 1 and {current.version}",
+                         base_version=["out of range"])
+        if m.op is Op.UPDATE:
+            return self._update(spec, m, current, stamp, may_postpone)
+        return self._delete(spec, m, current, stamp)
+
+    def _stamp(self, text: str | None) -> str:
+        if text is None:
+            return self.clock.now()
+        if not hlc_mod.is_valid(text):
+            raise reject("validation_failed", "hlc is not a hybrid logical clock timestamp",
+                         hlc=["not an HLC timestamp"])
+        return self.clock.observe(text, max_drift_ms=MAX_DRIFT_MS)
+
+    # -- create ------------------------------------------------------------------------
+
+    def _create(self, spec: EntitySpec, m: Mutation, current: Current | None, stamp: str,
+                may_postpone: bool) -> Outcome:
+        if current is not None:
+            raise reject("already_exists", f"{m.entity} {m.record_id} already exists",
+                         id=["already exists"])
+        _valid_uuid(m.record_id)
+        data = _load(spec, m.fields, partial=False)
+        self._authorize(spec, "create", None, data)
+        data = self._derive(spec, data)
+        conflicts = self._check_references(spec, m, data, data, may_postpone)
+        self._check(spec, None, data)
+        keys = self._visible_keys(spec, m.record_id, data)
+        record = self.store.insert(spec, m.record_id, data, hlc=stamp, keys=keys, now=self.now,
+                                   device_id=self.actor.device_id)
+        self._store_conflicts(m, conflicts)
+        status = Status.CONFLICT if conflicts else Status.APPLIED
+        return Outcome(self._result(m, status, record, conflicts), [self._entry(record, keys)])
+
+    # -- update ------------------------------------------------------------------------
+
+    def _update(self, spec: EntitySpec, m: Mutation, current: Current, stamp: str,
+                may_postpone: bool) -> Outcome:
+        incoming = _load(spec, m.fields, partial=True)
+        self._authorize(spec, "update", current.data, incoming)
+        base = current.data if m.base_version == current.version else _load_base(spec, m.base)
+        policy = spec.merge_policy
+        if current.deleted and policy.on_update_deleted is DeleteRule.DELETE_WINS:
+            conflict = FieldConflict(None, "update_deleted", str(DeleteRule.DELETE_WINS),
+                                     None, None, incoming, "deleted")
+            self._store_conflicts(m, [conflict])
+            return Outcome(self._result(m, Status.CONFLICT, current, [conflict]))
+        try:
+            merged = merge_fields(current=current.data, base=base, incoming=incoming,
+                                  policy=policy, current_hlc=current.hlc, incoming_hlc=stamp)
+        except MergeError as exc:
+            raise reject("unmergeable", str(exc), **{exc.field: [str(exc)]}) from exc
+        conflicts = list(merged.conflicts)
+        if current.deleted:
+            conflicts.append(FieldConflict(None, "update_deleted", str(DeleteRule.UPDATE_WINS),
+                                           None, None, incoming, "restored"))
+        return self._write_update(spec, m, current, merged, conflicts, stamp, may_postpone)
+
+    def _write_update(self, spec: EntitySpec, m: Mutation, current: Current,
+                      merged: FieldMerge, conflicts: list[FieldConflict], stamp: str,
+                      may_postpone: bool) -> Outcome:
+        data = self._derive(spec, {**current.data, **merged.values})
+        changes = {k: v for k, v in data.items() if current.data.get(k) != v}
+        conflicts += self._check_references(spec, m, changes, data, may_postpone)
+        self._check(spec, current.data, data)
+        keys = self._visible_keys(spec, current.record_id, data)
+        if not changes and not current.deleted:
+            self._store_conflicts(m, conflicts)
+            return Outcome(self._result(m, _status(m, current, conflicts), current, conflicts))
+        record = self.store.update(spec, current, changes, hlc=stamp, deleted=False, keys=keys,
+                                   now=self.now)
+        self._store_conflicts(m, conflicts)
+        entries = [self._entry(record, keys | current.keys)]
+        if keys != current.keys:
+            entries += self._cascade(spec, record)
+        return Outcome(self._result(m, _status(m, current, conflicts), record, conflicts),
+                       entries)
+
+    # -- delete ------------------------------------------------------------------------
+
+    def _delete(self, spec: EntitySpec, m: Mutation, current: Current, stamp: str) -> Outcome:
+        self._authorize(spec, "delete", current.data, {})
+        if current.deleted:
+            return Outcome(self._result(m, Status.APPLIED, current, []))
+        rule = spec.merge_policy.on_delete_updated
+        conflicts: list[FieldConflict] = []
+        if m.base_version < current.version:
+            result = "kept" if rule is DeleteRule.UPDATE_WINS else "deleted"
+            conflicts.append(FieldConflict(None, "delete_updated", str(rule), None,
+                                           current.data, None, result))
+            if rule is DeleteRule.UPDATE_WINS:
+                self._store_conflicts(m, conflicts)
+                return Outcome(self._result(m, Status.CONFLICT, current, conflicts))
+        record = self.store.update(spec, current, {}, hlc=stamp, deleted=True,
+                                   keys=current.keys, now=self.now)
+        self._store_conflicts(m, conflicts)
+        status = Status.CONFLICT if conflicts else Status.APPLIED
+        return Outcome(self._result(m, status, record, conflicts),
+                       [self._entry(record, current.keys)])
+
+    # -- rules shared by the operations --------------------------------------------------
+
+    def _authorize(self, spec: EntitySpec, op: str, current, changes) -> None:
+        reason = spec.authorize(self.actor, op, current, changes)
+        if reason:
+            raise reject("forbidden", reason)
+
+    def _derive(self, spec: EntitySpec, data: dict[str, Any]) -> dict[str, Any]:
+        if spec.derive is None:
+            return data
+        try:
+            return spec.derive(RecordLookup(self.store), dict(data))
+        except FieldErrors as exc:
+            raise reject("validation_failed", f"invalid {spec.name}", **exc.fields) from exc
+
+    def _check(self, spec: EntitySpec, old, new) -> None:
+        errors = spec.check(old, new) if spec.check else {}
+        if errors:
+            raise reject("validation_failed", "the record breaks a rule of its entity", **errors)
+
+    def _visible_keys(self, spec: EntitySpec, record_id: str, data) -> frozenset[str]:
+        keys = self.store.scope_of(spec, record_id, data)
+        if not self.actor.sees(keys):
+            raise reject("out_of_scope", f"this {spec.name} would be outside what you may see")
+        return keys
+
+    def _check_references(self, spec: EntitySpec, m: Mutation, changed: Mapping[str, Any],
+                          data: Mapping[str, Any], may_postpone: bool) -> list[FieldConflict]:
+        conflicts = []
+        for name, target in spec.references.items():
+            value = changed.get(name)
+            if value is None or target not in self.registry:
+                continue
+            parent = self.store.get(target, value)
+            if parent is None and may_postpone and (target, value) in self.pending_creates:
+                raise Postpone
+            if parent is None or not self.actor.sees(parent.keys):
+                raise reject("missing_reference", f"{name} names no {target} you can see",
+                             **{name: [f"unknown {target}"]})
+            if parent.deleted:
+                if not spec.merge_policy.append_only:
+                    raise reject("reference_deleted", f"{name} names a deleted {target}",
+                                 **{name: [f"deleted {target}"]})
+                conflicts.append(FieldConflict(name, "parent_deleted", "append_only", None,
+                                               None, value, "kept", open=True))
+        return conflicts
+
+    def _cascade(self, spec: EntitySpec, parent: Current) -> list[ChangeEntry]:
+        """Children inherit scope: re-key them (and theirs) after the parent's keys changed."""
+        entries = []
+        for child_spec, child_id in self.store.children_of(spec, parent.record_id):
+            child = self.store.get(child_spec.name, child_id)
+            keys = self.store.scope_of(child_spec, child_id, child.data)
+            if keys == child.keys:
+                continue
+            moved = self.store.rescope(child, keys, self.now)
+            entries.append(self._entry(moved, keys | child.keys))
+            entries += self._cascade(child_spec, moved)
+        return entries
+
+    def _entry(self, record: Current, keys: frozenset[str]) -> ChangeEntry:
+        return ChangeEntry(record.entity, record.record_id, record.version, record.deleted,
+                           keys, self.actor.device_id, self.now)
+
+    def _result(self, m: Mutation, status: Status, record: Current,
+                conflicts) -> MutationResult:
+        state = RecordState(record.entity, record.record_id, record.version, record.hlc,
+                            record.deleted, record.data)
+        return MutationResult(m.mutation_id, status, m.entity, m.record_id, state,
+                              tuple(conflicts))
+
+    def _store_conflicts(self, m: Mutation, conflicts) -> None:
+        if not conflicts:
+            return
+        self.conn.execute(self.tables.conflict.insert(), [
+            {"id": str(uuid.uuid4()), "entity": m.entity, "record_id": m.record_id,
+             "field": c.field, "kind": c.kind, "policy": c.policy, "base": c.base,
+             "server_value": c.server, "client_value": c.client, "result": c.result,
+             "status": "open" if c.open else "resolved", "device_id": self.actor.device_id,
+             "user_id": self.actor.user_id, "mutation_id": m.mutation_id or None,
+             "mutation": m.to_wire(), "created_at": self.now}
+            for c in conflicts
+        ])
+
+
+class RecordLookup:
+    """The `Lookup` handed to derive hooks: current records by id or by column values."""
+
+    def __init__(self, store: RecordStore):
+        self.store = store
+
+    def get(self, entity: str, record_id: str):
+        record = self.store.get(entity, record_id)
+        return None if record is None or record.deleted else record.data
+
+    def find(self, entity: str, **equals: Any):
+        record_id = self.store.find_id(entity, **equals)
+        return self.get(entity, record_id) if record_id else None
+
+
+def _status(m: Mutation, current: Current, conflicts) -> Status:
+    if conflicts:
+        return Status.CONFLICT
+    return Status.MERGED if m.base_version < current.version else Status.APPLIED
+
+
+def _load(spec: EntitySpec, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    try:
+        return spec.codec.load(values, partial=partial)
+    except FieldErrors as exc:
+        raise reject("validation_failed", f"invalid {spec.name} fields", **exc.fields) from exc
+
+
+def _load_base(spec: EntitySpec, base: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical base values; a base value that does not validate counts as unknown."""
+    loaded = {}
+    for name, value in base.items():
+        try:
+            loaded.update(spec.codec.load({name: value}, partial=True))
+        except FieldErrors:
+            continue
+    return loaded
+
+
+def _valid_uuid(text: str) -> None:
+    try:
+        uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        raise reject("validation_failed", "id must be a UUID", id=["not a UUID"]) from None

@@ -1,0 +1,164 @@
+"""The append-only change log: append in commit order, read after a cursor, compact.
+
+Ordering: on PostgreSQL a sequence number taken earlier can commit later, so a reader could
+move its cursor past a change that is not visible yet. Appends therefore take a
+transaction-level advisory lock right before inserting, and keep it until commit: sequence
+order is commit order, and "every row up to the highest visible seq is committed" holds.
+Appends are buffered until the end of a push so the lock is held only for the inserts and
+the commit. SQLite already serialises writers (BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from sync.records import ChangeEntry
+from sync.store import SyncTables
+
+APPEND_LOCK_ID = 0x46534C47  # "FSLG": one advisory lock id for the whole log
+HORIZON = "horizon"
+
+
+@dataclass(frozen=True)
+class LoggedChange:
+    seq: int
+    entity: str
+    record_id: str
+    version: int
+    deleted: bool
+    keys: frozenset[str]
+
+
+def append(conn: sa.Connection, tables: SyncTables, entries: Sequence[ChangeEntry]) -> list[int]:
+    """Append entries in order; returns their sequence numbers. Call last in a transaction."""
+    if not entries:
+        return []
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_ID)))
+    rows = [
+        {"entity": e.entity, "record_id": e.record_id, "version": e.version,
+         "deleted": e.deleted, "scope_keys": " ".join(sorted(e.keys)), "device_id": e.device_id,
+         "created_at": e.created_at}
+        for e in entries
+    ]
+    result = conn.execute(
+        tables.change.insert().returning(tables.change.c.seq, sort_by_parameter_order=True), rows
+    )
+    seqs = list(result.scalars())
+    key_rows = [{"key": k, "seq": seq} for seq, e in zip(seqs, entries, strict=True)
+                for k in e.keys]
+    if key_rows:
+        conn.execute(tables.change_key.insert(), key_rows)
+    return seqs
+
+
+def head(conn: sa.Connection, tables: SyncTables) -> int:
+    """The highest committed sequence number (never below the compaction horizon)."""
+    top = conn.execute(sa.select(sa.func.max(tables.change.c.seq))).scalar() or 0
+    return max(top, horizon(conn, tables))
+
+
+def horizon(conn: sa.Connection, tables: SyncTables) -> int:
+    """Changes at or below this seq may have been compacted away."""
+    value = conn.execute(
+        sa.select(tables.meta.c.value).where(tables.meta.c.name == HORIZON)
+    ).scalar()
+    return value or 0
+
+
+def read_after(conn: sa.Connection, tables: SyncTables, after: int, keys: Iterable[str] | None,
+               limit: int) -> list[LoggedChange]:
+    """Up to `limit` changes after `after` that carry any of `keys` (None: all), in order.
+
+    One index range scan per key, each limited, so the cost follows the rows returned and
+    not the size of the log.
+    """
+    c, ck = tables.change, tables.change_key
+    if keys is None:
+        seqs = sa.select(c.c.seq).where(c.c.seq > after).order_by(c.c.seq).limit(limit)
+    else:
+        keys = sorted(keys)
+        if not keys:
+            return []
+        parts = [
+            sa.select(ck.c.seq).where(ck.c.key == k, ck.c.seq > after)
+            .order_by(ck.c.seq).limit(limit).subquery().select()
+            for k in keys
+        ]
+        union = sa.union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+        seqs = sa.select(union.c.seq).order_by(union.c.seq).limit(limit)
+    rows = conn.execute(
+        sa.select(c.c.seq, c.c.entity, c.c.record_id, c.c.version, c.c.deleted, c.c.scope_keys)
+        .where(c.c.seq.in_(seqs.scalar_subquery())).order_by(c.c.seq)
+    )
+    return [LoggedChange(r.seq, r.entity, r.record_id, r.version, r.deleted,
+                         frozenset(r.scope_keys.split())) for r in rows]
+
+
+def set_horizon(conn: sa.Connection, tables: SyncTables, seq: int) -> None:
+    m = tables.meta
+    updated = conn.execute(m.update().where(m.c.name == HORIZON, m.c.value < seq).values(value=seq))
+    if updated.rowcount == 0 and horizon(conn, tables) == 0 and seq > 0:
+        conn.execute(m.insert().values(name=HORIZON, value=seq))
+
+
+def truncate_before(conn: sa.Connection, tables: SyncTables, cutoff: datetime) -> int:
+    """Delete changes older than `cutoff` and move the horizon past them.
+
+    Devices whose cursor is below the new horizon must reset. Returns rows deleted.
+    """
+    c, ck = tables.change, tables.change_key
+    last = conn.execute(sa.select(sa.func.max(c.c.seq)).where(c.c.created_at < cutoff)).scalar()
+    if last is None:
+        return 0
+    conn.execute(ck.delete().where(ck.c.seq <= last))
+    deleted = conn.execute(c.delete().where(c.c.seq <= last)).rowcount
+    set_horizon(conn, tables, last)
+    return deleted
+
+
+def compact(conn: sa.Connection, tables: SyncTables, before_seq: int) -> int:
+    """Drop changes at or below `before_seq` that a later change of the same record supersedes.
+
+    A pull serves each record's current state, so only a record's latest change is needed;
+    the dropped changes' scope keys are folded into that latest change so a device that
+    could see the record before it moved still receives its eviction. Returns rows dropped.
+    """
+    c, ck = tables.change, tables.change_key
+    later = c.alias("later")
+    superseded = conn.execute(
+        sa.select(c.c.seq, c.c.scope_keys, sa.func.max(later.c.seq).label("latest"))
+        .join(later, sa.and_(later.c.entity == c.c.entity, later.c.record_id == c.c.record_id,
+                             later.c.seq > c.c.seq))
+        .where(c.c.seq <= before_seq)
+        .group_by(c.c.seq, c.c.scope_keys)
+    ).all()
+    if not superseded:
+        return 0
+    folded: dict[int, set[str]] = {}
+    for row in superseded:
+        folded.setdefault(row.latest, set()).update(row.scope_keys.split())
+    for latest, keys in folded.items():
+        _add_keys_to(conn, tables, latest, keys)
+    dropped = [row.seq for row in superseded]
+    for start in range(0, len(dropped), 500):
+        chunk = dropped[start:start + 500]
+        conn.execute(ck.delete().where(ck.c.seq.in_(chunk)))
+        conn.execute(c.delete().where(c.c.seq.in_(chunk)))
+    return len(dropped)
+
+
+def _add_keys_to(conn: sa.Connection, tables: SyncTables, seq: int, keys: set[str]) -> None:
+    c, ck = tables.change, tables.change_key
+    current = conn.execute(sa.select(c.c.scope_keys).where(c.c.seq == seq)).scalar_one()
+    have = set(current.split())
+    missing = keys - have
+    if not missing:
+        return
+    conn.execute(c.update().where(c.c.seq == seq)
+                 .values(scope_keys=" ".join(sorted(have | missing))))
+    conn.execute(ck.insert(), [{"key": k, "seq": seq} for k in sorted(missing)])

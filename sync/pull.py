@@ -1,0 +1,189 @@
+"""Pull: the changes after a cursor that are in the caller's scope, page by page.
+
+Pulling from no cursor starts with a snapshot of the current state of everything in scope
+(not a replay of history); afterwards pages come from the change log. Each change is sent as
+the record's current state, so a page never holds more than one entry per record. When the
+caller's scope changed since the cursor, records that entered it are sent whole and records
+that left it are evicted before the log continues.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import sqlalchemy as sa
+
+from sync import changelog
+from sync.cursor import EVICT, PUT, Cursor, Task, decode, encode
+from sync.entities import ALL
+from sync.errors import ResetRequired
+from sync.protocol import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
+from sync.store import SyncTables
+
+
+@dataclass(frozen=True)
+class PullPage:
+    """`changes` are JSON objects already serialised (see docs/protocol.md)."""
+
+    changes: list[str]
+    cursor: str
+    more: bool
+    phase: str  # "snapshot" while scope tasks run, then "changes"
+    progress: dict
+
+    def change_dicts(self) -> list[dict]:
+        return [json.loads(c) for c in self.changes]
+
+
+def pull(conn: sa.Connection, tables: SyncTables, keys: Iterable[str], token: str | None,
+         *, secret: bytes, limit: int = DEFAULT_PULL_LIMIT) -> PullPage:
+    """One page for a user whose scope keys are `keys`.
+
+    Raises InvalidCursor for a cursor not issued here and ResetRequired when the cursor is
+    older than the retained history (the device must pull again from no cursor).
+    """
+    limit = max(1, min(limit, MAX_PULL_LIMIT))
+    scope = frozenset(keys)
+    if token is None:
+        cursor = Cursor(seq=changelog.head(conn, tables))
+    else:
+        cursor = decode(token, secret)
+        if cursor.seq < changelog.horizon(conn, tables):
+            raise ResetRequired("the cursor is older than the retained change history; "
+                                "pull again without a cursor", fields={"cursor": ["expired"]})
+    cursor = _follow_scope(conn, tables, cursor, scope)
+    if cursor.tasks:
+        changes, cursor = _task_page(conn, tables, cursor, scope, limit)
+        phase = "snapshot"
+    else:
+        changes, cursor = _log_page(conn, tables, cursor, scope, limit)
+        phase = "changes"
+    more = bool(cursor.tasks) or bool(cursor.extra.get("more"))
+    return PullPage(changes, encode(cursor, secret), more, phase, _progress(cursor))
+
+
+def _progress(cursor: Cursor) -> dict:
+    puts = [t for t in cursor.tasks if t.mode == PUT]
+    return {"snapshot_total": sum(t.total for t in puts),
+            "snapshot_done": sum(t.done for t in puts)}
+
+
+def _follow_scope(conn, tables: SyncTables, cursor: Cursor, scope: frozenset) -> Cursor:
+    held = frozenset(cursor.keys)
+    if held == scope:
+        return cursor
+    added, removed = scope - held, held - scope
+    tasks = []
+    for task in cursor.tasks:
+        if task.mode == PUT:
+            task = replace(task, keys=tuple(k for k in task.keys if k in scope))
+        if task.keys:
+            tasks.append(task)
+    trail, until = cursor.trail, cursor.trail_until
+    if removed:
+        tasks.append(Task(EVICT, tuple(sorted(removed))))
+        trail = tuple(sorted(set(trail) | removed))
+        until = max(until, changelog.head(conn, tables))
+    if added:
+        total = _count(conn, tables, added)
+        tasks.append(Task(PUT, tuple(sorted(added)), total=total))
+    return replace(cursor, keys=tuple(sorted(scope)), tasks=tuple(tasks), trail=trail,
+                   trail_until=until)
+
+
+def _records_with_keys(tables: SyncTables, keys: Iterable[str]):
+    """(entity, record_id) of records carrying any of `keys` (all records for ALL)."""
+    keys = list(keys)
+    if ALL in keys:
+        r = tables.record
+        return sa.select(r.c.entity, r.c.record_id)
+    rk = tables.record_key
+    return sa.select(rk.c.entity, rk.c.record_id).where(rk.c.key.in_(keys)).distinct()
+
+
+def _count(conn, tables: SyncTables, keys) -> int:
+    ids = _records_with_keys(tables, keys).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(ids)).scalar_one()
+
+
+def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
+    task = cursor.tasks[0]
+    ids = _records_with_keys(tables, task.keys)
+    if task.after:
+        ids = ids.where(sa.tuple_(ids.selected_columns[0], ids.selected_columns[1])
+                        > sa.tuple_(*task.after))
+    page = ids.order_by(*ids.selected_columns).limit(limit).subquery()
+    r = tables.record
+    rows = conn.execute(
+        sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
+                  r.c.payload)
+        .join(page, sa.and_(page.c.entity == r.c.entity, page.c.record_id == r.c.record_id))
+        .order_by(r.c.entity, r.c.record_id)
+    ).all()
+    changes = []
+    for row in rows:
+        visible = _visible(row.scope, scope)
+        if task.mode == PUT and visible and not row.deleted:
+            changes.append(_put(row))
+        elif task.mode == EVICT and not visible:
+            changes.append(_gone("evict", row.entity, row.record_id, row.version))
+    rest = cursor.tasks[1:]
+    if len(rows) == limit:
+        last = (rows[-1].entity, rows[-1].record_id)
+        rest = (replace(task, after=last, done=task.done + len(changes)), *rest)
+    return changes, replace(cursor, tasks=rest)
+
+
+def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
+    trail = cursor.trail if cursor.seq < cursor.trail_until else ()
+    match = None if ALL in scope else scope | set(trail)
+    logged = changelog.read_after(conn, tables, cursor.seq, match, limit)
+    if not logged:
+        return [], replace(cursor, trail=trail, trail_until=cursor.trail_until if trail else 0)
+    latest: dict[tuple[str, str], changelog.LoggedChange] = {}
+    for change in logged:
+        latest.pop((change.entity, change.record_id), None)
+        latest[(change.entity, change.record_id)] = change
+    current = _current(conn, tables, latest)
+    changes = []
+    for key, change in latest.items():
+        row = current.get(key)
+        if row is None:  # purged tombstone
+            changes.append(_gone("delete", change.entity, change.record_id, change.version))
+        elif not _visible(row.scope, scope):
+            changes.append(_gone("evict", row.entity, row.record_id, row.version))
+        elif row.deleted:
+            changes.append(_gone("delete", row.entity, row.record_id, row.version))
+        else:
+            changes.append(_put(row))
+    seq = logged[-1].seq
+    if trail and seq >= cursor.trail_until:
+        trail = ()
+    cursor = replace(cursor, seq=seq, trail=trail, trail_until=cursor.trail_until if trail else 0,
+                     extra={"more": len(logged) == limit})
+    return changes, cursor
+
+
+def _current(conn, tables: SyncTables, keys) -> dict:
+    r = tables.record
+    rows = conn.execute(
+        sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
+                  r.c.payload)
+        .where(sa.tuple_(r.c.entity, r.c.record_id).in_(list(keys)))
+    )
+    return {(row.entity, row.record_id): row for row in rows}
+
+
+def _visible(scope_text: str, scope: frozenset) -> bool:
+    return ALL in scope or not scope.isdisjoint(scope_text.split())
+
+
+def _put(row) -> str:
+    return (f'{{"op":"put","entity":"{row.entity}","id":"{row.record_id}",'
+            f'"version":{row.version},"hlc":{json.dumps(row.hlc)},"data":{row.payload}}}')
+
+
+def _gone(op: str, entity: str, record_id: str, version: int) -> str:
+    return f'{{"op":"{op}","entity":"{entity}","id":"{record_id}","version":{version}}}'

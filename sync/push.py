@@ -1,0 +1,164 @@
+"""Push: apply a device's batch exactly once, in one transaction, answering per mutation.
+
+The device row is locked first, so two deliveries of the same batch (a retry racing the
+original) run one after the other; mutations at or below the device's last applied id are
+answered from their stored receipts and applied nothing twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from sync import changelog
+from sync.apply import Applier, Outcome, Postpone
+from sync.entities import Actor, Registry
+from sync.errors import InvalidRequest, MutationRejected
+from sync.hlc import Clock
+from sync.protocol import MAX_PUSH_MUTATIONS, ErrorInfo, Mutation, MutationResult, Status
+from sync.sqltypes import utcnow
+from sync.store import SyncTables
+
+
+def push(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Actor,
+         mutations: Sequence[Mutation], *, clock: Clock,
+         now: datetime | None = None) -> list[MutationResult]:
+    """Apply `mutations` from `actor.device_id`; returns one result per mutation, in order.
+
+    Raises InvalidRequest when the batch itself is malformed (nothing is applied then).
+    Must run inside a write transaction (sync.database.write_transaction).
+    """
+    _check_batch(mutations)
+    now = now or utcnow()
+    last = _lock_device(conn, tables, actor.device_id, now)
+    replayed = _receipts(conn, tables, actor.device_id,
+                         [m.mutation_id for m in mutations if m.mutation_id <= last])
+    fresh = [m for m in mutations if m.mutation_id > last]
+    applier = Applier(conn, tables, registry, actor, clock=clock, now=now)
+    outcomes = apply_batch(applier, fresh)
+    if fresh:
+        _finish(conn, tables, actor, fresh, outcomes, now)
+    by_id = {o.result.mutation_id: o.result for o in outcomes}
+    return [by_id.get(m.mutation_id) or replayed[m.mutation_id] for m in mutations]
+
+
+def apply_batch(applier: Applier, mutations: Sequence[Mutation]) -> list[Outcome]:
+    """Apply in order; a mutation that needs a record created later in the batch waits.
+
+    Waiting mutations are retried after each pass; once a pass makes no progress the rest
+    are applied without waiting and so rejected for their missing reference.
+    """
+    applier.pending_creates = {(m.entity, m.record_id) for m in mutations if m.op == "create"}
+    outcomes: dict[int, Outcome] = {}
+    queue, may_postpone = list(mutations), True
+    while queue:
+        waiting = []
+        for m in queue:
+            outcome = _apply_one(applier, m, may_postpone)
+            if outcome is None:
+                waiting.append(m)
+            else:
+                outcomes[m.mutation_id] = outcome
+        may_postpone = len(waiting) < len(queue)
+        queue = waiting
+    return [outcomes[m.mutation_id] for m in mutations]
+
+
+def _apply_one(applier: Applier, m: Mutation, may_postpone: bool) -> Outcome | None:
+    savepoint = applier.conn.begin_nested()
+    try:
+        outcome = applier.apply(m, may_postpone=may_postpone)
+    except Postpone:
+        savepoint.rollback()
+        applier.store.forget()
+        return None
+    except MutationRejected as exc:
+        savepoint.rollback()
+        applier.store.forget()
+        return _rejected(m, exc.code, exc.message, exc.fields)
+    except IntegrityError as exc:
+        savepoint.rollback()
+        applier.store.forget()
+        return _rejected(m, "integrity_error", "the record breaks a database constraint",
+                         {"_record": [str(exc.orig).splitlines()[0]]})
+    savepoint.commit()
+    return outcome
+
+
+def _rejected(m: Mutation, code: str, message: str, fields) -> Outcome:
+    error = ErrorInfo(code, message, fields or {})
+    return Outcome(MutationResult(m.mutation_id, Status.REJECTED, m.entity, m.record_id,
+                                  error=error))
+
+
+def _check_batch(mutations: Sequence[Mutation]) -> None:
+    if len(mutations) > MAX_PUSH_MUTATIONS:
+        raise InvalidRequest(f"a batch holds at most {MAX_PUSH_MUTATIONS} mutations",
+                             fields={"mutations": ["too many"]})
+    previous = 0
+    for index, m in enumerate(mutations):
+        if m.mutation_id <= previous:
+            raise InvalidRequest(
+                "mutation ids must be positive and strictly increasing within a batch",
+                fields={f"mutations.{index}.mutation_id": ["not increasing"]},
+            )
+        previous = m.mutation_id
+
+
+def _lock_device(conn: sa.Connection, tables: SyncTables, device_id: str, now) -> int:
+    d = tables.device
+    insert = _insert_ignore(conn, d).values(device_id=device_id, last_mutation_id=0)
+    conn.execute(insert)
+    return conn.execute(
+        sa.select(d.c.last_mutation_id).where(d.c.device_id == device_id).with_for_update()
+    ).scalar_one()
+
+
+def _insert_ignore(conn: sa.Connection, table: sa.Table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def _receipts(conn, tables: SyncTables, device_id: str, ids: list[int]) -> dict:
+    if not ids:
+        return {}
+    r = tables.receipt
+    rows = conn.execute(sa.select(r.c.mutation_id, r.c.result).where(
+        r.c.device_id == device_id, r.c.mutation_id.in_(ids)))
+    found = {row.mutation_id: MutationResult.from_wire(row.result) for row in rows}
+    for mutation_id in ids:
+        # The receipt was purged after its retention: the mutation was applied long ago.
+        found.setdefault(mutation_id, MutationResult(
+            mutation_id, Status.APPLIED, "", "",
+            error=ErrorInfo("receipt_expired", "already applied; its receipt has expired")))
+    return found
+
+
+def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
+            outcomes: Sequence[Outcome], now) -> None:
+    receipts, rejections = [], []
+    for m, outcome in zip(fresh, outcomes, strict=True):
+        receipts.append({"device_id": actor.device_id, "mutation_id": m.mutation_id,
+                         "result": outcome.result.to_wire(), "created_at": now})
+        if outcome.result.status is Status.REJECTED:
+            error = outcome.result.error
+            rejections.append({
+                "id": str(uuid.uuid4()), "device_id": actor.device_id, "user_id": actor.user_id,
+                "mutation_id": m.mutation_id, "entity": m.entity, "record_id": m.record_id,
+                "code": error.code, "message": error.message, "fields": error.fields,
+                "mutation": m.to_wire(), "created_at": now,
+            })
+    conn.execute(tables.receipt.insert(), receipts)
+    if rejections:
+        conn.execute(tables.rejection.insert(), rejections)
+    d = tables.device
+    conn.execute(d.update().where(d.c.device_id == actor.device_id).values(
+        last_mutation_id=fresh[-1].mutation_id, last_push_at=now))
+    changelog.append(conn, tables, [e for o in outcomes for e in o.changes])
