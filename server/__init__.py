@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
 def _init_extensions(app: Flask) -> None:
     from pathlib import Path
 
+    from server.domain import make_engine
     from server.extensions import db, migrate
     from sync.database import prepare_engine
 
@@ -43,6 +44,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         prepare_engine(db.engine)
+    app.extensions["fieldsync.sync"] = make_engine(app.config["SECRET_KEY"])
     migrations = Path(__file__).resolve().parent.parent / "migrations"
     migrate.init_app(app, db, directory=str(migrations), render_as_batch=True,
                      compare_type=True)
@@ -50,7 +52,17 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from server.api import bp as api_bp
+    from server.api.admin import bp as admin_bp
+    from server.api.conflicts import bp as conflicts_bp
+    from server.api.records import bp as records_bp
+    from server.api.sync import bp as sync_bp
+    from server.auth.views import bp as auth_bp
     from server.errors import register_error_handlers
 
     register_error_handlers(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(sync_bp)
+    app.register_blueprint(records_bp)
+    app.register_blueprint(conflicts_bp)

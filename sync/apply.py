@@ -115,7 +115,10 @@ class Applier:
         self._authorize(spec, "update", current.data, incoming)
         base = current.data if m.base_version == current.version else _load_base(spec, m.base)
         policy = spec.merge_policy
-        if current.deleted and policy.on_update_deleted is DeleteRule.DELETE_WINS:
+        # Deleted since the device's base version: the policy decides. A writer that saw the
+        # tombstone (base_version is its version) restores the record on purpose.
+        concurrent_delete = current.deleted and m.base_version < current.version
+        if concurrent_delete and policy.on_update_deleted is DeleteRule.DELETE_WINS:
             conflict = FieldConflict(None, "update_deleted", str(DeleteRule.DELETE_WINS),
                                      None, None, incoming, "deleted")
             self._store_conflicts(m, [conflict])
@@ -126,7 +129,7 @@ class Applier:
         except MergeError as exc:
             raise reject("unmergeable", str(exc), **{exc.field: [str(exc)]}) from exc
         conflicts = list(merged.conflicts)
-        if current.deleted:
+        if concurrent_delete:
             conflicts.append(FieldConflict(None, "update_deleted", str(DeleteRule.UPDATE_WINS),
                                            None, None, incoming, "restored"))
         return self._write_update(spec, m, current, merged, conflicts, stamp, may_postpone)

@@ -1,0 +1,98 @@
+"""Conflicts and rejected changes: what the back office reviews and settles.
+
+Office roles see everything; a rep or technician sees the conflicts and rejections of their
+own changes. Only office roles may override an outcome.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, request
+from marshmallow import Schema, fields, validate
+
+from server.api.records import REJECTION_STATUS
+from server.api.sync import sync_engine
+from server.auth import current_principal, login_required
+from server.domain import actor_for
+from server.errors import ApiError
+from server.extensions import db
+from server.http import json_body
+from server.models import OFFICE_ROLES, SYNC_TABLES
+from sync import conflicts
+from sync.database import write_transaction
+from sync.errors import MutationRejected
+
+bp = Blueprint("conflicts", __name__, url_prefix="/api/v1")
+
+
+class OverrideSchema(Schema):
+    choose = fields.String(required=True, validate=validate.OneOf(conflicts.CHOICES))
+    value = fields.Raw(allow_none=True, load_default=None)
+
+
+def _own_user_filter() -> str | None:
+    principal = current_principal()
+    return None if principal.role in OFFICE_ROLES else principal.user_id
+
+
+def _limit() -> int:
+    return min(max(request.args.get("limit", 100, type=int), 1), 500)
+
+
+@bp.get("/conflicts")
+@login_required()
+def list_conflicts():
+    """Filters: ?status=open|resolved|overridden&entity=&record_id=&limit="""
+    args = request.args
+    with db.engine.connect() as conn:
+        items = conflicts.list_conflicts(
+            conn, SYNC_TABLES, status=args.get("status"), entity=args.get("entity"),
+            record_id=args.get("record_id"), user_id=_own_user_filter(), limit=_limit())
+    return {"items": items}
+
+
+@bp.get("/conflicts/<conflict_id>")
+@login_required()
+def get_conflict(conflict_id: str):
+    with db.engine.connect() as conn:
+        conflict = conflicts.get_conflict(conn, SYNC_TABLES, conflict_id)
+    owner = _own_user_filter()
+    if owner is not None and conflict["user_id"] != owner:
+        raise ApiError(404, "not_found", f"no conflict {conflict_id}")
+    return conflict
+
+
+@bp.post("/conflicts/<conflict_id>/override")
+@login_required(*OFFICE_ROLES)
+def override_conflict(conflict_id: str):
+    """Body: {"choose": "server"|"client"|"value", "value": ...}."""
+    body = json_body(OverrideSchema())
+    principal = current_principal()
+    db.session.rollback()
+    try:
+        with write_transaction(db.engine) as conn:
+            actor = actor_for(conn, principal.user_id, principal.role, None)
+            return conflicts.override(conn, sync_engine(), conflict_id, choose=body["choose"],
+                                      value=body["value"], actor=actor)
+    except MutationRejected as exc:
+        raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
+                       exc.fields) from exc
+
+
+@bp.get("/rejections")
+@login_required()
+def list_rejections():
+    """Rejected mutations with their full payload, newest first; ?device_id= filters."""
+    r = SYNC_TABLES.rejection
+    query = sa.select(r).order_by(r.c.created_at.desc(), r.c.id).limit(_limit())
+    if owner := _own_user_filter():
+        query = query.where(r.c.user_id == owner)
+    if device_id := request.args.get("device_id"):
+        query = query.where(r.c.device_id == device_id)
+    rows = db.session.execute(query)
+    items = []
+    for row in rows:
+        item = dict(row._mapping)
+        item["created_at"] = item["created_at"].isoformat().replace("+00:00", "Z")
+        items.append(item)
+    return {"items": items}

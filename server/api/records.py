@@ -1,0 +1,111 @@
+"""Back-office access to replicated records: browse, create, edit, delete.
+
+Writes go through the sync engine under the same validation, rules and scopes as a push, so
+they reach devices through the change log like any other change.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import sqlalchemy as sa
+from flask import Blueprint, request
+
+from server.api.sync import sync_engine
+from server.auth import current_principal, login_required
+from server.domain import REGISTRY, actor_for
+from server.errors import ApiError, not_found
+from server.extensions import db
+from server.http import json_body
+from server.models import OFFICE_ROLES, SYNC_TABLES
+from sync.database import write_transaction
+from sync.errors import MutationRejected
+from sync.protocol import Op
+
+bp = Blueprint("records", __name__, url_prefix="/api/v1/records")
+
+REJECTION_STATUS = {
+    "validation_failed": 422, "unmergeable": 422, "missing_reference": 422,
+    "reference_deleted": 422, "not_found": 404, "unknown_entity": 404, "already_exists": 409,
+    "invalid_base_version": 409, "integrity_error": 409, "forbidden": 403, "out_of_scope": 403,
+}
+
+
+def _spec(entity: str):
+    if entity not in REGISTRY:
+        raise not_found(f"no replicated entity named {entity!r}")
+    return REGISTRY[entity]
+
+
+def _write(entity: str, record_id: str, op: Op, fields: dict):
+    _spec(entity)
+    principal = current_principal()
+    db.session.rollback()
+    try:
+        with write_transaction(db.engine) as conn:
+            actor = actor_for(conn, principal.user_id, principal.role, None)
+            result = sync_engine().write(conn, entity, record_id, op, fields, actor=actor)
+    except MutationRejected as exc:
+        raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
+                       exc.fields) from exc
+    return result.record.to_wire()
+
+
+@bp.get("/<entity>")
+@login_required(*OFFICE_ROLES)
+def list_records(entity: str):
+    """Live records of `entity`, by id, paged with ?after=<id>&limit=<n> (max 500)."""
+    _spec(entity)
+    r = SYNC_TABLES.record
+    limit = min(max(request.args.get("limit", 100, type=int), 1), 500)
+    query = (sa.select(r.c.record_id, r.c.version, r.c.hlc, r.c.payload)
+             .where(r.c.entity == entity, r.c.deleted.is_(False))
+             .order_by(r.c.record_id).limit(limit))
+    if after := request.args.get("after"):
+        query = query.where(r.c.record_id > after)
+    rows = db.session.execute(query).all()
+    items = [{"entity": entity, "id": row.record_id, "version": row.version, "hlc": row.hlc,
+              "deleted": False, "data": json.loads(row.payload)} for row in rows]
+    return {"items": items, "next": rows[-1].record_id if len(rows) == limit else None}
+
+
+@bp.get("/<entity>/<record_id>")
+@login_required(*OFFICE_ROLES)
+def get_record(entity: str, record_id: str):
+    _spec(entity)
+    r = SYNC_TABLES.record
+    row = db.session.execute(sa.select(r).where(
+        r.c.entity == entity, r.c.record_id == record_id)).first()
+    if row is None:
+        raise not_found(f"{entity} {record_id} does not exist")
+    return {"entity": entity, "id": record_id, "version": row.version, "hlc": row.hlc,
+            "deleted": row.deleted, "data": json.loads(row.payload)}
+
+
+@bp.post("/<entity>")
+@login_required(*OFFICE_ROLES)
+def create_record(entity: str):
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(422, "validation_failed", "send the record's fields as an object",
+                       {"_schema": ["must be an object"]})
+    fields = dict(body)
+    record_id = fields.pop("id", None) or str(uuid.uuid4())
+    return _write(entity, str(record_id), Op.CREATE, fields), 201
+
+
+@bp.patch("/<entity>/<record_id>")
+@login_required(*OFFICE_ROLES)
+def update_record(entity: str, record_id: str):
+    body = json_body()
+    if not isinstance(body, dict) or not body:
+        raise ApiError(422, "validation_failed", "send the fields to change as an object",
+                       {"_schema": ["must be a non-empty object"]})
+    return _write(entity, record_id, Op.UPDATE, body)
+
+
+@bp.delete("/<entity>/<record_id>")
+@login_required(*OFFICE_ROLES)
+def delete_record(entity: str, record_id: str):
+    return _write(entity, record_id, Op.DELETE, {})

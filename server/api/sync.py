@@ -1,0 +1,98 @@
+"""Sync endpoints: push a batch of mutations, pull changes after a cursor.
+
+Thin: parse with marshmallow, call the engine in the right transaction, dump. The wire
+contract is docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app
+from marshmallow import Schema, fields, validate
+
+from server.auth import current_principal, login_required
+from server.domain import actor_for
+from server.errors import ApiError
+from server.extensions import db
+from server.http import json_body
+from sync.database import write_transaction
+from sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    MAX_PULL_LIMIT,
+    MAX_PUSH_MUTATIONS,
+    PROTOCOL_VERSION,
+    Mutation,
+    Op,
+)
+
+bp = Blueprint("sync", __name__, url_prefix="/api/v1/sync")
+
+
+class MutationSchema(Schema):
+    mutation_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    entity = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    op = fields.Enum(Op, by_value=True, required=True)
+    base_version = fields.Integer(strict=True, allow_none=True, load_default=None)
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(), load_default=dict)
+    base = fields.Dict(keys=fields.String(), load_default=dict)
+    hlc = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=80))
+
+
+class PushSchema(Schema):
+    protocol = fields.Integer(required=True, strict=True)
+    mutations = fields.List(fields.Nested(MutationSchema), required=True,
+                            validate=validate.Length(max=MAX_PUSH_MUTATIONS))
+
+
+class PullSchema(Schema):
+    protocol = fields.Integer(required=True, strict=True)
+    cursor = fields.String(allow_none=True, load_default=None)
+    limit = fields.Integer(strict=True, load_default=DEFAULT_PULL_LIMIT,
+                           validate=validate.Range(min=1, max=MAX_PULL_LIMIT))
+
+
+def sync_engine():
+    return current_app.extensions["fieldsync.sync"]
+
+
+def _check_protocol(body: dict) -> None:
+    if body["protocol"] != PROTOCOL_VERSION:
+        raise ApiError(400, "protocol_mismatch",
+                       f"this server speaks sync protocol {PROTOCOL_VERSION}",
+                       {"protocol": [f"expected {PROTOCOL_VERSION}"]})
+
+
+@bp.post("/push")
+@login_required()
+def push():
+    body = json_body(PushSchema())
+    _check_protocol(body)
+    mutations = [
+        Mutation(m["mutation_id"], m["entity"], m["id"], m["op"], m["base_version"],
+                 m["fields_"], m["base"], m["hlc"])
+        for m in body["mutations"]
+    ]
+    principal = current_principal()
+    db.session.rollback()  # end the auth read transaction before taking the write lock
+    with write_transaction(db.engine) as conn:
+        actor = actor_for(conn, principal.user_id, principal.role, principal.device_id)
+        results = sync_engine().push(conn, actor, mutations)
+    return {"protocol": PROTOCOL_VERSION, "results": [r.to_wire() for r in results]}
+
+
+@bp.post("/pull")
+@login_required()
+def pull():
+    body = json_body(PullSchema())
+    _check_protocol(body)
+    principal = current_principal()
+    with db.engine.connect() as conn, conn.begin():
+        keys = actor_for(conn, principal.user_id, principal.role, principal.device_id).keys
+        page = sync_engine().pull(conn, keys, body["cursor"], body["limit"])
+    # The changes are JSON already: splice them in rather than parse and re-serialise.
+    head = json.dumps({"protocol": PROTOCOL_VERSION, "cursor": page.cursor,
+                       "more": page.more, "phase": page.phase, "progress": page.progress})
+    text = head[:-1] + ',"changes":[' + ",".join(page.changes) + "]}"
+    return Response(text, mimetype="application/json")
