@@ -133,7 +133,8 @@ def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit
     if len(rows) == limit:
         last = (rows[-1].entity, rows[-1].record_id)
         rest = (replace(task, after=last, done=task.done + len(changes)), *rest)
-    return changes, replace(cursor, tasks=rest)
+    # Once the tasks are done the log may hold changes made meanwhile: ask for one more page.
+    return changes, replace(cursor, tasks=rest, extra={"more": True})
 
 
 def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
