@@ -1,0 +1,123 @@
+"""Access tokens: short-lived HS256 JWTs naming a user, a device and the role at issue time.
+
+PyJWT checks the signature against an explicit algorithm list (so `alg: none` and algorithm
+confusion are refused), the required claims, the issuer and the audience. The time claims are
+checked here against the caller's `now` instead of PyJWT's wall clock, so the whole auth layer
+runs on one injectable clock; the checks are the same (exp strict, nbf and iat not in the
+future beyond a small skew).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from server.auth.errors import InvalidToken, TokenExpired
+from server.auth.settings import AuthSettings
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("sub", "did", "role", "iss", "aud", "iat", "nbf", "exp", "jti")
+# Tolerated clock difference between the workers that issue and verify a token.
+CLOCK_SKEW = timedelta(seconds=10)
+MAX_TIMESTAMP = 253402300800  # 10000-01-01: datetime's limit
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified content of an access token."""
+
+    user_id: str
+    device_id: str
+    role: str
+    token_id: str
+    expires_at: datetime
+
+
+def issue_access_token(settings: AuthSettings, *, user_id: str, device_id: str, role: str,
+                       now: datetime) -> str:
+    """A signed access token valid from `now` for settings.access_ttl."""
+    issued = int(now.timestamp())
+    claims = {
+        "sub": user_id,
+        "did": device_id,
+        "role": str(role),
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + int(settings.access_ttl.total_seconds()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def decode_access_token(settings: AuthSettings, token: str, *, now: datetime) -> AccessClaims:
+    """Verify `token` and return its claims.
+
+    Raises TokenExpired when it is past its expiry and InvalidToken for anything else wrong:
+    malformed, unsigned, another algorithm, another key, wrong issuer or audience, missing
+    or mistyped claims, not valid yet.
+    """
+    claims = _verified_claims(settings, token)
+    _check_claim_types(claims)
+    _check_lifetime(claims, now)
+    return AccessClaims(
+        user_id=claims["sub"],
+        device_id=claims["did"],
+        role=claims["role"],
+        token_id=claims["jti"],
+        expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+    )
+
+
+def _verified_claims(settings: AuthSettings, token: str) -> dict:
+    try:
+        return jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            audience=settings.audience,
+            issuer=settings.issuer,
+            options={
+                "require": list(REQUIRED_CLAIMS),
+                # Checked by _check_lifetime against the injected clock.
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken() from exc
+
+
+def _check_claim_types(claims: dict) -> None:
+    for name in ("sub", "did", "role", "jti"):
+        if not isinstance(claims[name], str) or not claims[name]:
+            raise InvalidToken()
+    for name in ("sub", "did"):
+        _check_uuid(claims[name])
+    for name in ("iat", "nbf", "exp"):
+        if not isinstance(claims[name], int) or isinstance(claims[name], bool):
+            raise InvalidToken()
+
+
+def _check_uuid(value: str) -> None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise InvalidToken() from None
+
+
+def _check_lifetime(claims: dict, now: datetime) -> None:
+    # Bounds first, so that no later conversion of a signed but absurd value can fail.
+    if not all(0 <= claims[name] < MAX_TIMESTAMP for name in ("iat", "nbf", "exp")):
+        raise InvalidToken()
+    current = now.timestamp()
+    skew = CLOCK_SKEW.total_seconds()
+    if claims["exp"] <= current:
+        raise TokenExpired()
+    if claims["nbf"] > current + skew or claims["iat"] > current + skew:
+        raise InvalidToken("The access token is not valid yet")
