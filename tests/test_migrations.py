@@ -52,24 +52,37 @@ def schema_diff(url: str) -> list:
 
 
 def named_schema_objects(url: str) -> dict[str, dict]:
-    """Per table, the names (and CHECK texts) that autogenerate's diff does not compare."""
+    """Per table, what autogenerate's diff does not compare: names, CHECK texts and, on
+    SQLite, AUTOINCREMENT (sequence numbers that are never reused)."""
     engine = sa.create_engine(url)
     try:
-        inspector = sa.inspect(engine)
-        return {
-            table: {
-                "pk": inspector.get_pk_constraint(table)["name"],
-                "checks": sorted((c["name"], c["sqltext"])
-                                 for c in inspector.get_check_constraints(table)),
-                "uniques": sorted(c["name"] for c in inspector.get_unique_constraints(table)),
-                "fks": sorted(c["name"] for c in inspector.get_foreign_keys(table)),
-                "indexes": sorted(i["name"] for i in inspector.get_indexes(table)),
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            return {
+                table: {
+                    "pk": inspector.get_pk_constraint(table)["name"],
+                    "checks": sorted((c["name"], c["sqltext"])
+                                     for c in inspector.get_check_constraints(table)),
+                    "uniques": sorted(c["name"]
+                                      for c in inspector.get_unique_constraints(table)),
+                    "fks": sorted(c["name"] for c in inspector.get_foreign_keys(table)),
+                    "indexes": sorted(i["name"] for i in inspector.get_indexes(table)),
+                    "autoincrement": _sqlite_autoincrement(connection, table),
+                }
+                for table in inspector.get_table_names()
+                if table != "alembic_version"
             }
-            for table in inspector.get_table_names()
-            if table != "alembic_version"
-        }
     finally:
         engine.dispose()
+
+
+def _sqlite_autoincrement(connection: sa.Connection, table: str) -> bool | None:
+    if connection.dialect.name != "sqlite":
+        return None
+    sql = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).scalar_one()
+    return "AUTOINCREMENT" in sql.upper()
 
 
 def table_names(url: str) -> set[str]:
