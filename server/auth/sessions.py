@@ -73,6 +73,7 @@ def refresh_session(session: Session, settings: AuthSettings, refresh_token: str
 
 
 def login_limits(settings: AuthSettings) -> LoginLimits:
+    """The login rate limits of these settings."""
     return LoginLimits(per_user=settings.login_limit_per_user,
                        per_address=settings.login_limit_per_address,
                        window=settings.login_limit_window)
