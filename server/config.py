@@ -44,6 +44,7 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
         "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt"),
         "SYNC_RETENTION_DAYS": _int(env, "SYNC_RETENTION_DAYS", 30),
         "SYNC_RECEIPT_DAYS": _int(env, "SYNC_RECEIPT_DAYS", 30),
+        "SYNC_COMPACT_AFTER_HOURS": _int(env, "SYNC_COMPACT_AFTER_HOURS", 24),
         "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "0") == "1",
     }
 
