@@ -36,7 +36,7 @@ def push(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Act
     now = now or utcnow()
     last = _lock_device(conn, tables, actor.device_id, now)
     replayed = _receipts(conn, tables, actor.device_id,
-                         [m.mutation_id for m in mutations if m.mutation_id <= last])
+                         [m for m in mutations if m.mutation_id <= last])
     fresh = [m for m in mutations if m.mutation_id > last]
     applier = Applier(conn, tables, registry, actor, clock=clock, now=now)
     outcomes = apply_batch(applier, fresh)
@@ -126,18 +126,18 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table):
     return insert(table).on_conflict_do_nothing()
 
 
-def _receipts(conn, tables: SyncTables, device_id: str, ids: list[int]) -> dict:
-    if not ids:
+def _receipts(conn, tables: SyncTables, device_id: str, replays: list[Mutation]) -> dict:
+    if not replays:
         return {}
     r = tables.receipt
     rows = conn.execute(sa.select(r.c.mutation_id, r.c.result).where(
-        r.c.device_id == device_id, r.c.mutation_id.in_(ids)))
+        r.c.device_id == device_id, r.c.mutation_id.in_([m.mutation_id for m in replays])))
     found = {row.mutation_id: MutationResult.from_wire(row.result) for row in rows}
-    for mutation_id in ids:
-        # The receipt was purged after its retention: the mutation was applied long ago.
-        found.setdefault(mutation_id, MutationResult(
-            mutation_id, Status.APPLIED, "", "",
-            error=ErrorInfo("receipt_expired", "already applied; its receipt has expired")))
+    for m in replays:
+        # The receipt was purged after its retention: the mutation was handled long ago.
+        found.setdefault(m.mutation_id, MutationResult(
+            m.mutation_id, Status.APPLIED, m.entity, m.record_id,
+            error=ErrorInfo("receipt_expired", "already handled; its receipt has expired")))
     return found
 
 

@@ -96,3 +96,12 @@ def pull():
                        "more": page.more, "phase": page.phase, "progress": page.progress})
     text = head[:-1] + ',"changes":[' + ",".join(page.changes) + "]}"
     return Response(text, mimetype="application/json")
+
+
+@bp.get("/entities")
+@login_required()
+def entities():
+    """The replicated entities, their fields, wire types and conflict policies."""
+    from server.domain.describe import describe_entities
+
+    return {"protocol": PROTOCOL_VERSION, "entities": describe_entities()}

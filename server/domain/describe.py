@@ -1,0 +1,90 @@
+"""A description of the replicated entities, generated from the code that enforces them.
+
+docs/protocol.md embeds `entity_reference_markdown()` (a test keeps the two equal) and
+GET /api/v1/sync/entities serves `describe_entities()` to clients in any language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields as mf
+
+from server.domain.entities import REGISTRY
+from server.domain.wire_fields import UTCDateTime, UUIDString
+from sync.entities import Inherit
+
+WIRE_TYPES = [
+    (UUIDString, "uuid"), (UTCDateTime, "timestamp"), (mf.Email, "email"),
+    (mf.Enum, "enum"), (mf.Decimal, "decimal string"), (mf.Integer, "integer"),
+    (mf.Boolean, "boolean"), (mf.Date, "date"), (mf.String, "string"),
+]
+
+
+def _wire_type(field: mf.Field) -> str:
+    for cls, name in WIRE_TYPES:
+        if isinstance(field, cls):
+            if name == "enum":
+                return "enum: " + " | ".join(m.value for m in field.enum)
+            return name
+    return type(field).__name__
+
+
+def describe_entities() -> list[dict[str, Any]]:
+    out = []
+    for spec in REGISTRY:
+        policy = spec.merge_policy
+        schema = spec.codec.schema
+        fields = []
+        for name, field in schema.fields.items():
+            fields.append({
+                "name": name,
+                "type": _wire_type(field),
+                "required": bool(field.required),
+                "nullable": bool(field.allow_none),
+                "server_owned": bool(field.dump_only),
+                "references": spec.references.get(name),
+                "policy": str(policy.for_field(name).kind),
+            })
+        scope = (f"inherited from {spec.scope.entity}" if isinstance(spec.scope, Inherit)
+                 else "own")
+        out.append({
+            "entity": spec.name,
+            "fields": fields,
+            "scope": scope,
+            "on_update_deleted": str(policy.on_update_deleted),
+            "on_delete_updated": str(policy.on_delete_updated),
+            "append_only": policy.append_only,
+        })
+    return out
+
+
+def entity_reference_markdown() -> str:
+    lines = []
+    for entity in describe_entities():
+        lines.append(f"### `{entity['entity']}`")
+        lines.append("")
+        lines.append(
+            f"Update vs delete: `{entity['on_update_deleted']}`; delete vs update: "
+            f"`{entity['on_delete_updated']}`; append-only: "
+            f"{'yes' if entity['append_only'] else 'no'}."
+        )
+        lines.append("")
+        lines.append("| field | type | on create | policy | notes |")
+        lines.append("|---|---|---|---|---|")
+        for f in entity["fields"]:
+            create = ("server-owned" if f["server_owned"]
+                      else "required" if f["required"] else "optional")
+            notes = []
+            if f["references"]:
+                notes.append(f"references `{f['references']}`")
+            if f["nullable"]:
+                notes.append("may be null")
+            lines.append(f"| `{f['name']}` | {f['type']} | {create} | {f['policy']} | "
+                         f"{'; '.join(notes)} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(entity_reference_markdown(), end="")
