@@ -1,0 +1,232 @@
+"""The `fieldsync` command: Flask's CLI built on create_app, plus fieldsync's own commands.
+
+    fieldsync db upgrade          build or update the schema (Flask-Migrate's `db` group)
+    fieldsync create-user ...     add a user (password prompted, or read from stdin)
+    fieldsync seed-demo           fill an empty database with a demo company
+    fieldsync serve               the development server (production: gunicorn)
+    fieldsync demo                upgrade + seed-demo if empty + serve: the quick start
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, NoAppException, ScriptInfo, routes_command, shell_command
+from flask_migrate import upgrade as upgrade_database
+from flask_migrate.cli import db as migrate_group
+from werkzeug import serving
+
+from server import create_app
+from server.config import ConfigError
+from server.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, generate_demo, seed_demo
+from server.extensions import db
+from server.models import Role, User
+from server.services.users import UserError, create_user
+from sync.errors import SyncError
+
+DEMO_PASSWORD = "fieldsync-demo"
+
+
+class ConfigProblem(NoAppException):
+    """The configuration refused to build the app: show the reason, not a usage screen."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.ClickException.show(self, file)
+
+
+def load_app() -> Flask:
+    """create_app() from the environment; a ConfigError becomes a one-line CLI error."""
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from exc
+
+
+class FieldsyncGroup(FlaskGroup):
+    """Flask's group, but `--help` stays quiet when the configuration is incomplete."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(click.Group.list_commands(self, ctx))
+        # Without a usable configuration, the command that needs the app says what is wrong.
+        with contextlib.suppress(NoAppException):
+            names.update(ctx.ensure_object(ScriptInfo).load_app().cli.list_commands(ctx))
+        return sorted(names)
+
+
+@click.group(cls=FieldsyncGroup, create_app=load_app, add_default_commands=False,
+             add_version_option=False, load_dotenv=False)
+@click.version_option(package_name="fieldsync", prog_name="fieldsync")
+def cli() -> None:
+    """fieldsync server administration: database, users, demo data, development server.
+
+    Settings come from environment variables (see the README); DATABASE_URL defaults to a
+    SQLite file in the instance folder.
+    """
+
+
+# The app is always create_app(), configured by the environment: Flask's --app and
+# --env-file options would only mislead.
+cli.params = [p for p in cli.params if p.name not in {"app", "env_file"}]
+cli.add_command(migrate_group, "db")
+cli.add_command(shell_command)
+cli.add_command(routes_command)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the `fieldsync` console script."""
+    try:
+        cli.main(args=args, prog_name="fieldsync")
+    except sa.exc.OperationalError as exc:
+        # An unreachable or misnamed database is an operator problem, not a crash.
+        click.secho(f"Error: cannot use the database: {exc.orig}", err=True, fg="red")
+        sys.exit(1)
+
+
+def _current_app() -> Flask:
+    return click.get_current_context().ensure_object(ScriptInfo).load_app()
+
+
+def _development_by_default() -> None:
+    # Without FIELDSYNC_ENV the app is in production mode and demands a SECRET_KEY; the
+    # development server and the demo run in development mode, which keeps a generated
+    # secret in the instance folder.
+    os.environ.setdefault("FIELDSYNC_ENV", "development")
+
+
+def _database_label(app: Flask) -> str:
+    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    return url.render_as_string(hide_password=True)
+
+
+def _refusal(exc) -> click.ClickException:
+    """A refusal with per-field messages (UserError, SyncError) as a readable CLI error."""
+    details = "".join(
+        f"\n  {field}: {' '.join(messages)}" for field, messages in exc.fields.items()
+    )
+    return click.ClickException(f"{exc.message}{details}")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@cli.command("create-user")
+@click.option("--email", required=True, help="Login email (stored lower-cased).")
+@click.option("--name", required=True, help="Full name shown to colleagues.")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--territory", "territories", multiple=True, metavar="CODE",
+              help="Territory code; repeat the option or separate codes with commas.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+def create_user_command(email, name, role, territories, password_stdin):
+    """Create an active user with a password and territories."""
+    codes = [code.strip() for item in territories for code in item.split(",") if code.strip()]
+    password = _read_password(password_stdin)
+    try:
+        user = create_user(db.session, email=email, name=name, role=role, password=password,
+                           territory_codes=codes,
+                           hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+        db.session.commit()
+    except UserError as exc:
+        db.session.rollback()
+        raise _refusal(exc) from exc
+    where = ", ".join(sorted(t.code for t in user.territories)) or "no territories"
+    click.echo(f"Created {user.role.value} {user.email} ({where}), id {user.id}")
+
+
+seed_option = click.option("--seed", default=DEFAULT_SEED, show_default=True,
+                           help="Random seed of the demo company.")
+accounts_option = click.option("--accounts", default=DEFAULT_ACCOUNTS, show_default=True,
+                               type=click.IntRange(20, 100_000),
+                               help="How many customer accounts to generate.")
+host_option = click.option("--host", default="127.0.0.1", show_default=True,
+                           help="Interface to bind.")
+port_option = click.option("--port", default=5000, show_default=True,
+                           type=click.IntRange(1, 65535))
+
+
+@cli.command("seed-demo")
+@seed_option
+@accounts_option
+@click.option("--password", default=DEMO_PASSWORD, show_default=True,
+              help="Password of every demo user.")
+def seed_demo_command(seed, accounts, password):
+    """Fill an empty database with a demo company (users, customers, catalog, work)."""
+    _seed(current_app, seed=seed, accounts=accounts, password=password)
+
+
+def _seed(app: Flask, *, seed: int, accounts: int, password: str) -> None:
+    if not _schema_exists():
+        raise click.ClickException("The database has no schema yet: run `fieldsync db upgrade`.")
+    if not _database_is_empty():
+        raise click.ClickException("The database already has users; seed-demo fills an empty "
+                                   "database only.")
+    company = generate_demo(seed=seed, accounts=accounts)
+    try:
+        seed_demo(db.session, company, password=password,
+                  hash_method=app.config["PASSWORD_HASH_METHOD"])
+        db.session.commit()
+    except (UserError, SyncError) as exc:
+        db.session.rollback()
+        raise _refusal(exc) from exc
+    click.echo(company.summary())
+    click.echo(f"\nDemo users (password: {password}):")
+    for user in company.users:
+        codes = ", ".join(user.territory_codes)
+        click.echo(f"  {user.role:<12} {user.email:<38} {codes}")
+
+
+def _schema_exists() -> bool:
+    return sa.inspect(db.engine).has_table(User.__tablename__)
+
+
+def _database_is_empty() -> bool:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+@cli.command("serve", with_appcontext=False)
+@host_option
+@port_option
+def serve_command(host, port):
+    """Run the development server (development mode unless FIELDSYNC_ENV says otherwise).
+
+    For production run gunicorn instead:  gunicorn -w 4 'server:create_app()'
+    """
+    _development_by_default()
+    _serve(_current_app(), host, port)
+
+
+def _serve(app: Flask, host: str, port: int) -> None:
+    click.echo(f"fieldsync {app.config['ENV']} server on http://{host}:{port}/api/v1/health")
+    click.echo(f"database: {_database_label(app)}")
+    click.echo("This is the development server; in production use gunicorn -w 4 "
+               "'server:create_app()'.")
+    serving.run_simple(host, port, app, use_reloader=app.debug, use_debugger=app.debug,
+                       threaded=True)
+
+
+@cli.command("demo", with_appcontext=False)
+@host_option
+@port_option
+@seed_option
+@accounts_option
+def demo_command(host, port, seed, accounts):
+    """Upgrade the database, seed the demo company if it is empty, and serve it."""
+    _development_by_default()
+    app = _current_app()
+    with app.app_context():
+        upgrade_database()
+        if _database_is_empty():
+            _seed(app, seed=seed, accounts=accounts, password=DEMO_PASSWORD)
+        else:
+            click.echo("The database already has users: not seeding the demo again.")
+    _serve(app, host, port)

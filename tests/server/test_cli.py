@@ -1,0 +1,227 @@
+"""The `fieldsync` command: users, demo data, schema, and the servers it starts."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from server import create_app
+from server.cli import cli
+from server.extensions import db
+from server.models import Account, User
+from server.services.users import verify_credentials
+from tests.conftest import TEST_CONFIG
+from tests.databases import fresh_database
+from tests.helpers import create_user, ensure_territories
+
+PASSWORD = "a-long-enough-password"
+
+
+def create_user_args(*extra: str) -> list[str]:
+    return ["create-user", "--email", "Ann.Lee@Example.test", "--name", "Ann Lee",
+            "--role", "rep", *extra]
+
+
+def stored_user(app, email: str, password: str = PASSWORD):
+    with app.app_context():
+        user = verify_credentials(db.session, email, password,
+                                  hash_method=app.config["PASSWORD_HASH_METHOD"])
+        return user and (user.email, user.role.value, sorted(t.code for t in user.territories))
+
+
+def add_territories(app, *codes: str) -> None:
+    with app.app_context():
+        ensure_territories(db.session, codes)
+        db.session.commit()
+
+
+def assert_refused(result, message: str, exit_code: int = 1) -> None:
+    assert result.exit_code == exit_code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_create_user_reads_the_password_from_stdin_and_takes_territories(app, runner):
+    add_territories(app, "NORTH", "WEST", "EAST")
+
+    result = runner.invoke(cli, create_user_args("--territory", "NORTH,WEST", "--territory",
+                                                 "EAST", "--password-stdin"),
+                           input=PASSWORD + "\n")
+
+    assert result.exit_code == 0, result.output
+    assert "Created rep ann.lee@example.test (EAST, NORTH, WEST)" in result.output
+    assert stored_user(app, "ann.lee@example.test") == (
+        "ann.lee@example.test", "rep", ["EAST", "NORTH", "WEST"])
+
+
+def test_create_user_prompts_for_the_password_twice(app, runner):
+    result = runner.invoke(cli, create_user_args(), input=f"{PASSWORD}\n{PASSWORD}\n")
+
+    assert result.exit_code == 0, result.output
+    assert stored_user(app, "ann.lee@example.test") == ("ann.lee@example.test", "rep", [])
+
+
+def test_create_user_refuses_a_taken_email(app, runner):
+    create_user(app, role="admin", email="ann.lee@example.test")
+
+    result = runner.invoke(cli, create_user_args("--password-stdin"), input=PASSWORD)
+
+    assert_refused(result, "already exists")
+
+
+def test_create_user_names_the_unknown_territory(app, runner):
+    add_territories(app, "NORTH")
+
+    result = runner.invoke(cli, create_user_args("--territory", "NORTH,NOWHERE",
+                                                 "--password-stdin"), input=PASSWORD)
+
+    assert_refused(result, "Unknown code: NOWHERE")
+    assert stored_user(app, "ann.lee@example.test") is None
+
+
+def test_create_user_refuses_a_short_password(app, runner):
+    result = runner.invoke(cli, create_user_args("--password-stdin"), input="short\n")
+
+    assert_refused(result, "too short")
+
+
+def test_create_user_lists_the_roles_when_the_role_is_unknown(runner):
+    result = runner.invoke(cli, ["create-user", "--email", "a@example.test", "--name", "A",
+                                 "--role", "boss", "--password-stdin"], input=PASSWORD)
+
+    assert_refused(result, "'rep', 'technician', 'dispatcher', 'back_office'", exit_code=2)
+
+
+def test_seed_demo_fills_an_empty_database_and_prints_the_logins(app, runner):
+    result = runner.invoke(cli, ["seed-demo", "--accounts", "20", "--password", PASSWORD])
+
+    assert result.exit_code == 0, result.output
+    assert "20 account" in result.output and f"password: {PASSWORD}" in result.output
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.role == "admin"))
+        assert admin.email in result.output
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 20
+    assert stored_user(app, admin.email) is not None
+
+
+def test_seed_demo_refuses_a_database_that_has_users(app, runner):
+    create_user(app, role="admin")
+
+    result = runner.invoke(cli, ["seed-demo", "--accounts", "20"])
+
+    assert_refused(result, "already has users")
+
+
+@pytest.fixture
+def empty_app(tmp_path_factory):
+    """An app on a database of its own with no schema at all."""
+    with fresh_database(tmp_path_factory) as url:
+        app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url}, env={})
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_db_upgrade_builds_the_schema_on_an_empty_database(empty_app):
+    runner = empty_app.test_cli_runner()
+    assert_refused(runner.invoke(cli, ["seed-demo"]), "fieldsync db upgrade")
+
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    checked = runner.invoke(cli, ["db", "check"])
+
+    assert upgraded.exit_code == 0, upgraded.output
+    assert checked.exit_code == 0, checked.output
+    with empty_app.app_context():
+        tables = set(sa.inspect(db.engine).get_table_names())
+    assert {"alembic_version", "user", "account", "work_order", "sync_change"} <= tables
+
+
+def test_commands_explain_a_missing_production_secret_without_a_traceback(monkeypatch):
+    monkeypatch.setenv("FIELDSYNC_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+
+    assert_refused(result, "SECRET_KEY must be set")
+    assert "Usage:" not in result.output
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Stands in for Werkzeug's server: records what it was asked to serve."""
+    calls = []
+    monkeypatch.setattr("werkzeug.serving.run_simple",
+                        lambda host, port, app, **kw: calls.append((host, port, app)))
+    return calls
+
+
+def test_serve_runs_the_development_server_on_loopback_by_default(app, runner, served):
+    result = runner.invoke(cli, ["serve"])
+
+    assert result.exit_code == 0, result.output
+    assert served == [("127.0.0.1", 5000, app)]
+    assert "gunicorn -w 4 'server:create_app()'" in result.output
+
+
+def test_serve_takes_host_and_port(runner, served):
+    runner.invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "8123"])
+
+    assert [call[:2] for call in served] == [("0.0.0.0", 8123)]
+
+
+@pytest.fixture
+def environment_database(tmp_path_factory, monkeypatch):
+    """A database named by DATABASE_URL, as a user of the installed command would have."""
+    with fresh_database(tmp_path_factory) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("SECRET_KEY", TEST_CONFIG["SECRET_KEY"])
+        monkeypatch.setenv("PASSWORD_HASH_METHOD", TEST_CONFIG["PASSWORD_HASH_METHOD"])
+        yield url
+
+
+def test_serve_runs_in_development_mode_when_no_mode_is_set(environment_database, monkeypatch,
+                                                            served):
+    # Set, then delete: monkeypatch then restores "unset" even though serve sets it.
+    monkeypatch.setenv("FIELDSYNC_ENV", "unset")
+    monkeypatch.delenv("FIELDSYNC_ENV")
+
+    result = CliRunner().invoke(cli, ["serve"])
+
+    assert result.exit_code == 0, result.output
+    assert served[0][2].config["ENV"] == "development"
+    dispose(served[0][2])
+
+
+def test_demo_upgrades_seeds_once_and_serves(environment_database, monkeypatch, served):
+    monkeypatch.setenv("FIELDSYNC_ENV", "development")
+
+    first = CliRunner().invoke(cli, ["demo", "--accounts", "20", "--port", "5077"])
+    second = CliRunner().invoke(cli, ["demo", "--accounts", "20"])
+
+    assert first.exit_code == 0, first.output
+    assert "Demo users (password: fieldsync-demo)" in first.output
+    assert second.exit_code == 0, second.output
+    assert "not seeding the demo again" in second.output
+    assert [call[:2] for call in served] == [("127.0.0.1", 5077), ("127.0.0.1", 5000)]
+    with served[1][2].app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 20
+    for _, _, app in served:
+        dispose(app)
+
+
+def dispose(app) -> None:
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_the_command_lists_its_commands_even_without_a_usable_configuration(monkeypatch):
+    monkeypatch.setenv("FIELDSYNC_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    result = CliRunner().invoke(cli, ["--help"], obj=ScriptInfo(create_app=None))
+
+    assert result.exit_code == 0
+    for name in ("db", "create-user", "seed-demo", "serve", "demo"):
+        assert f"  {name} " in result.output
