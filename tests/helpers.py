@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server.auth.clock import install_clock
+from server.domain import import_records
 from server.extensions import db
 from server.models import Role, Territory
 from server.services import users
@@ -32,18 +33,15 @@ class CreatedUser:
 
 
 def ensure_territories(session: Session, codes: Iterable[str]) -> list[Territory]:
-    """The territories with these codes, inserting the missing ones.
-
-    Territories are replicated records owned by the sync engine; this is the one place tests
-    create them, so it can switch to the engine's write path later.
-    """
+    """The territories with these codes, creating the missing ones through the sync engine
+    (territories are replicated records: they must enter the change log)."""
     wanted = sorted(set(codes))
-    existing = session.scalars(sa.select(Territory).where(Territory.code.in_(wanted))).all()
-    known = {t.code for t in existing}
-    created = [Territory(code=c, name=f"Territory {c}") for c in wanted if c not in known]
-    session.add_all(created)
-    session.flush()
-    return [*existing, *created]
+    known = set(session.scalars(sa.select(Territory.code).where(Territory.code.in_(wanted))))
+    missing = [{"id": str(uuid.uuid4()), "code": c, "name": f"Territory {c}"}
+               for c in wanted if c not in known]
+    if missing:
+        import_records(session.connection(), "territory", missing)
+    return list(session.scalars(sa.select(Territory).where(Territory.code.in_(wanted))))
 
 
 def create_user(app, *, role: Role | str, email: str | None = None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from flask import Blueprint
 
@@ -12,7 +10,7 @@ from server.models import Role
 from tests.helpers import bearer, create_user, login
 from tests.server.test_errors import assert_error
 
-SOME_ID = str(uuid.uuid4())
+SOME_ID = "00000000-0000-4000-8000-000000000000"  # fixed: xdist workers must collect alike
 ADMIN_READS = [("GET", "/api/v1/admin/devices"), ("GET", "/api/v1/admin/users"),
                ("GET", f"/api/v1/admin/users/{SOME_ID}")]
 ADMIN_WRITES = [("POST", f"/api/v1/admin/devices/{SOME_ID}/revoke"),
