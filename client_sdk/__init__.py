@@ -1,0 +1,27 @@
+"""fieldsync client SDK: an offline SQLite replica, an outbox, and sync() against a server."""
+
+from client_sdk.client import SyncClient, SyncStatus
+from client_sdk.errors import (
+    AuthError,
+    FieldsyncError,
+    LocalValidationError,
+    NotLoggedIn,
+    OfflineError,
+    ServerError,
+    SessionRevoked,
+)
+from client_sdk.syncer import RetryPolicy, SyncReport
+
+__all__ = [
+    "AuthError",
+    "FieldsyncError",
+    "LocalValidationError",
+    "NotLoggedIn",
+    "OfflineError",
+    "RetryPolicy",
+    "ServerError",
+    "SessionRevoked",
+    "SyncClient",
+    "SyncReport",
+    "SyncStatus",
+]

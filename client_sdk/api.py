@@ -1,0 +1,66 @@
+"""HTTP calls of the sync protocol over an httpx client whose transport is injectable.
+
+Tests hand in `httpx.WSGITransport(app=...)` to run against the Flask app in-process, or a
+wrapper that drops responses to simulate a flaky network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from client_sdk.errors import OfflineError, ServerError
+from sync.protocol import PROTOCOL_VERSION, Mutation, MutationResult
+
+
+class Api:
+    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None,
+                 timeout: float = 30.0):
+        self._http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1",
+                                  transport=transport, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, method: str, path: str, *, json: Any = None,
+             token: str | None = None) -> Any:
+        """One request; returns the decoded JSON (None for 204).
+
+        Raises OfflineError when the server cannot be reached and ServerError for an
+        error answer.
+        """
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self._http.request(method, path, json=json, headers=headers)
+        except httpx.TransportError as exc:
+            raise OfflineError(f"cannot reach the server: {exc}") from exc
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success and body is not None:
+            return body
+        error = (body or {}).get("error") if isinstance(body, dict) else None
+        if not error:
+            raise ServerError(response.status_code, "http_error", response.text[:200])
+        raise ServerError(response.status_code, error.get("code", "http_error"),
+                          error.get("message", ""), error.get("fields") or {})
+
+    def login(self, email: str, password: str, device_name: str) -> dict:
+        return self.call("POST", "/auth/login", json={"email": email, "password": password,
+                                                      "device_name": device_name})
+
+    def refresh(self, refresh_token: str) -> dict:
+        return self.call("POST", "/auth/refresh", json={"refresh_token": refresh_token})
+
+    def push(self, token: str, mutations: list[Mutation]) -> list[MutationResult]:
+        body = self.call("POST", "/sync/push", token=token, json={
+            "protocol": PROTOCOL_VERSION, "mutations": [m.to_wire() for m in mutations]})
+        return [MutationResult.from_wire(r) for r in body["results"]]
+
+    def pull(self, token: str, cursor: str | None, limit: int) -> dict:
+        return self.call("POST", "/sync/pull", token=token, json={
+            "protocol": PROTOCOL_VERSION, "cursor": cursor, "limit": limit})

@@ -1,0 +1,227 @@
+"""SyncClient: the offline replica an app reads and writes, and `sync()` to reconcile it."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from client_sdk.api import Api
+from client_sdk.errors import FieldsyncError, LocalValidationError, NotLoggedIn
+from client_sdk.session import Session
+from client_sdk.store import LocalStore
+from client_sdk.syncer import RetryPolicy, Syncer, SyncReport
+from sync.hlc import ZERO, Clock
+from sync.policies import POLICIES
+from sync.protocol import Mutation, MutationResult, Op, Status
+
+Listener = Callable[[MutationResult], None]
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    pending: int
+    rejected: int
+    open_conflicts: int
+    records: int
+    last_sync_at: str | None
+    last_error: str | None
+    syncing: bool
+    progress: dict[str, Any] | None
+
+
+class SyncClient:
+    """An offline-first replica of one user's scope on one device.
+
+    Reads and writes work with no network. Each write and its outbox entry commit in one
+    local transaction. `sync()` pushes the outbox and pulls until caught up; it is safe to
+    call from a background thread while the app keeps reading and writing.
+    """
+
+    def __init__(self, path: str | Path, *, server_url: str | None = None,
+                 transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy | None = None, push_batch: int = 500,
+                 pull_limit: int = 1000):
+        self.store = LocalStore(path)
+        url = server_url or self.store.meta("server_url")
+        self._api = Api(url or "http://localhost", transport=transport, timeout=timeout)
+        self.session = Session(self.store, self._api)
+        self._clock = Clock(self.store.meta("device_id") or "local",
+                            last=self.store.meta("hlc") or ZERO)
+        self._retry = retry or RetryPolicy()
+        self._push_batch, self._pull_limit = push_batch, pull_limit
+        self._sync_lock = threading.Lock()
+        self._listeners: dict[str, list[Listener]] = {"conflict": [], "rejection": [],
+                                                      "result": []}
+        self._progress: dict[str, Any] | None = None
+        if server_url:
+            with self.store.transaction() as db:
+                self.store.set_meta(db, server_url=server_url)
+
+    def close(self) -> None:
+        self._api.close()
+        self.store.close()
+
+    # -- session ---------------------------------------------------------------------------
+
+    def login(self, email: str, password: str, device_name: str) -> dict[str, Any]:
+        """Sign in this device; raises ServerError (e.g. invalid_credentials) or OfflineError."""
+        answer = self._api.login(email, password, device_name)
+        self.session.save(answer)
+        self._clock.node = answer["device"]["id"]
+        return answer["user"]
+
+    @property
+    def user(self) -> dict[str, Any] | None:
+        return self.session.user
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, entity: str, record_id: str) -> dict[str, Any] | None:
+        """The record as the app sees it (server state plus local edits), or None."""
+        return self.store.get(entity, record_id)
+
+    def query(self, entity: str, **equals: Any) -> list[dict[str, Any]]:
+        """Records of `entity` whose fields equal the given values, each with its "id"."""
+        return self.store.query(entity, **equals)
+
+    # -- writing (offline) -------------------------------------------------------------------
+
+    def create(self, entity: str, fields: Mapping[str, Any], *,
+               record_id: str | None = None) -> str:
+        """Create a record locally; returns its id (a new UUID unless given)."""
+        record_id = record_id or str(uuid.uuid4())
+        self._write(entity, record_id, Op.CREATE, dict(fields))
+        return record_id
+
+    def update(self, entity: str, record_id: str, fields: Mapping[str, Any]) -> None:
+        """Change fields of a record locally. Raises LocalValidationError if it is unknown."""
+        self._write(entity, record_id, Op.UPDATE, dict(fields))
+
+    def delete(self, entity: str, record_id: str) -> None:
+        self._write(entity, record_id, Op.DELETE, {})
+
+    def _write(self, entity: str, record_id: str, op: Op, fields: dict[str, Any]) -> None:
+        if entity not in POLICIES:
+            raise LocalValidationError(f"unknown entity {entity!r}", {"entity": ["unknown"]})
+        if self.session.device_id is None:
+            raise NotLoggedIn("sign in once before working offline")
+        with self.store.transaction() as db:
+            mutation = self._mutation(db, entity, record_id, op, fields)
+            if mutation is None:
+                return
+            self.store.enqueue(db, mutation)
+            self.store.set_meta(db, next_mutation_id=str(mutation.mutation_id + 1),
+                                hlc=mutation.hlc)
+            self.store.refresh_view(db, entity, record_id)
+
+    def _mutation(self, db, entity, record_id, op, fields) -> Mutation | None:
+        row = db.execute("SELECT version, data FROM record WHERE entity = ? AND id = ?",
+                         (entity, record_id)).fetchone()
+        view = None if row is None or row["data"] is None else self.store.get(entity, record_id)
+        if op is Op.CREATE and view is not None:
+            raise LocalValidationError(f"{entity} {record_id} exists", {"id": ["exists"]})
+        if op is not Op.CREATE and view is None:
+            raise LocalValidationError(f"no {entity} {record_id} here", {"id": ["unknown"]})
+        base_version = None if op is Op.CREATE else (row["version"] or 1)
+        base = {}
+        if op is Op.UPDATE:
+            fields = {k: v for k, v in fields.items() if view.get(k) != v}
+            if not fields:
+                return None
+            base = {k: view.get(k) for k in fields}
+        next_id = int(self.store.meta("next_mutation_id") or 1)
+        return Mutation(next_id, entity, record_id, op, base_version, fields, base,
+                        self._clock.now())
+
+    # -- sync ------------------------------------------------------------------------------
+
+    def sync(self, *, progress: Callable[[dict], None] | None = None) -> SyncReport:
+        """Push the outbox, then pull until caught up. One run at a time.
+
+        Raises OfflineError (after retries), AuthError or ServerError; what was done before
+        the failure stays done and the next call resumes.
+        """
+        with self._sync_lock:
+            syncer = Syncer(self.store, self._api, self.session, self._clock, retry=self._retry,
+                            push_batch=self._push_batch, pull_limit=self._pull_limit)
+
+            def on_progress(state: dict) -> None:
+                self._progress = state
+                if progress:
+                    progress(state)
+
+            try:
+                report = syncer.run(on_result=self._notify, progress=on_progress)
+            except FieldsyncError as exc:
+                self._remember(last_error=str(exc))
+                raise
+            finally:
+                self._progress = None
+            self._remember(last_error=None, last_sync_at=_now())
+            return report
+
+    def start_background_sync(self, interval: float = 60.0) -> threading.Event:
+        """Sync every `interval` seconds in a daemon thread; set the returned event to stop."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                # A failure is kept in status().last_error; the next round retries.
+                with contextlib.suppress(FieldsyncError):
+                    self.sync()
+                stop.wait(interval)
+
+        threading.Thread(target=loop, name="fieldsync-sync", daemon=True).start()
+        return stop
+
+    def _remember(self, **values: str | None) -> None:
+        with self.store.transaction() as db:
+            self.store.set_meta(db, **values)
+
+    # -- conflicts, rejections, status -------------------------------------------------------
+
+    def on_conflict(self, listener: Listener) -> None:
+        """Call `listener(result)` for each pushed mutation that ended in a conflict."""
+        self._listeners["conflict"].append(listener)
+
+    def on_rejection(self, listener: Listener) -> None:
+        """Call `listener(result)` for each pushed mutation the server rejected."""
+        self._listeners["rejection"].append(listener)
+
+    def _notify(self, result: MutationResult) -> None:
+        kind = {Status.CONFLICT: "conflict", Status.REJECTED: "rejection"}.get(result.status)
+        for listener in self._listeners["result"] + self._listeners.get(kind, []):
+            listener(result)
+
+    def conflicts(self, *, only_open: bool = False) -> list[dict[str, Any]]:
+        return self.store.conflicts(only_open=only_open)
+
+    def rejected(self) -> list[dict[str, Any]]:
+        """Rejected mutations with their error, kept until discarded."""
+        return self.store.rejected()
+
+    def discard_rejected(self, mutation_id: int) -> bool:
+        return self.store.discard_rejected(mutation_id)
+
+    def pending(self) -> list[Mutation]:
+        return self.store.pending()
+
+    def status(self) -> SyncStatus:
+        counts = self.store.counts()
+        return SyncStatus(pending=counts["pending"], rejected=counts["rejected"],
+                          open_conflicts=counts["open_conflicts"], records=counts["records"],
+                          last_sync_at=self.store.meta("last_sync_at"),
+                          last_error=self.store.meta("last_error"),
+                          syncing=self._sync_lock.locked(), progress=self._progress)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,55 @@
+"""The SDK's exceptions: one tree, so callers catch as broadly or narrowly as they need.
+
+    FieldsyncError
+    ├── OfflineError          the server could not be reached (retry later; work goes on)
+    ├── AuthError             sign in again
+    │   ├── NotLoggedIn
+    │   └── SessionRevoked    the device was revoked or the user disabled
+    ├── ServerError           the server answered an error (status, code, message, fields)
+    └── LocalValidationError  a local write was refused before reaching the outbox
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FieldsyncError(Exception):
+    """Base of every SDK error."""
+
+
+class OfflineError(FieldsyncError):
+    """The server could not be reached; local work is kept and sync can be retried."""
+
+
+class AuthError(FieldsyncError):
+    """The session is missing or no longer valid."""
+
+
+class NotLoggedIn(AuthError):
+    pass
+
+
+class SessionRevoked(AuthError):
+    pass
+
+
+class ServerError(FieldsyncError):
+    """The server answered with the protocol's error shape."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, Any] | None = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+        self.fields = fields or {}
+
+    @property
+    def transient(self) -> bool:
+        return self.status >= 500 or self.status in (408, 429)
+
+
+class LocalValidationError(FieldsyncError):
+    """A local write was refused (unknown entity or record, bad operation)."""
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.fields = fields or {}
