@@ -120,7 +120,7 @@ class Applier:
         concurrent_delete = current.deleted and m.base_version < current.version
         if concurrent_delete and policy.on_update_deleted is DeleteRule.DELETE_WINS:
             conflict = FieldConflict(None, "update_deleted", str(DeleteRule.DELETE_WINS),
-                                     None, None, incoming, "deleted")
+                                     base or None, None, incoming, "deleted")
             self._store_conflicts(m, [conflict])
             return Outcome(self._result(m, Status.CONFLICT, current, [conflict]))
         try:
@@ -131,7 +131,7 @@ class Applier:
         conflicts = list(merged.conflicts)
         if concurrent_delete:
             conflicts.append(FieldConflict(None, "update_deleted", str(DeleteRule.UPDATE_WINS),
-                                           None, None, incoming, "restored"))
+                                           base or None, None, incoming, "restored"))
         return self._write_update(spec, m, current, merged, conflicts, stamp, may_postpone)
 
     def _write_update(self, spec: EntitySpec, m: Mutation, current: Current,
