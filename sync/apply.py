@@ -262,14 +262,20 @@ class Applier:
 
 
 class RecordLookup:
-    """The `Lookup` handed to derive hooks: current records by id or by column values."""
+    """The `Lookup` handed to derive hooks: current records by id or by column values.
+
+    `get` returns deleted records too: whether a deleted parent refuses a child is the
+    engine's decision (append-only children are kept), and a kept child must still be derived
+    from its parent (an order line priced from its order's price list). `find` sees only
+    live records.
+    """
 
     def __init__(self, store: RecordStore):
         self.store = store
 
     def get(self, entity: str, record_id: str):
         record = self.store.get(entity, record_id)
-        return None if record is None or record.deleted else record.data
+        return None if record is None else record.data
 
     def find(self, entity: str, **equals: Any):
         record_id = self.store.find_id(entity, **equals)
