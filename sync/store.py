@@ -86,7 +86,7 @@ def _record(metadata: sa.MetaData) -> sa.Table:
         sa.Column("entity", ENTITY, primary_key=True),
         sa.Column("record_id", ID, primary_key=True),
         sa.Column("version", sa.BigInteger, nullable=False),
-        sa.Column("hlc", sa.String(40), nullable=False),
+        sa.Column("hlc", sa.String(64), nullable=False),
         sa.Column("scope", sa.Text, nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("deleted", sa.Boolean, nullable=False),

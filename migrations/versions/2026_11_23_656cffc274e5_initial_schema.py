@@ -155,7 +155,7 @@ def upgrade():
     sa.Column('entity', sa.String(length=40), nullable=False),
     sa.Column('record_id', sa.String(length=36), nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
-    sa.Column('hlc', sa.String(length=40), nullable=False),
+    sa.Column('hlc', sa.String(length=64), nullable=False),
     sa.Column('scope', sa.Text(), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
