@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 ZERO = "0000000000000-0000-0"
 MAX_COUNTER = 0xFFFF
+MAX_NODE = 45  # a UUID device id fits; the whole timestamp stays within 64 characters
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -30,7 +31,7 @@ class Timestamp:
     def parse(cls, text: str) -> Timestamp:
         """Parse a rendered timestamp; raises ValueError if it is not one."""
         wall, counter, node = text.split("-", 2)
-        if len(wall) != 13 or len(counter) != 4 or not node:
+        if len(wall) != 13 or len(counter) != 4 or not 0 < len(node) <= MAX_NODE:
             raise ValueError(f"not an HLC timestamp: {text!r}")
         return cls(int(wall), int(counter, 16), node)
 

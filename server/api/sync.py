@@ -37,7 +37,7 @@ class MutationSchema(Schema):
     base_version = fields.Integer(strict=True, allow_none=True, load_default=None)
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), load_default=dict)
     base = fields.Dict(keys=fields.String(), load_default=dict)
-    hlc = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=80))
+    hlc = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
 
 
 class PushSchema(Schema):
