@@ -4,6 +4,7 @@
     fieldsync create-user ...     add a user (password prompted, or read from stdin)
     fieldsync seed-demo           fill an empty database with a demo company
     fieldsync serve               the development server (production: gunicorn)
+    fieldsync scheduler           the scheduled jobs, in one process beside gunicorn
     fieldsync demo                upgrade + seed-demo if empty + serve: the quick start
 """
 
@@ -25,6 +26,7 @@ from server import create_app
 from server.config import ConfigError
 from server.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, generate_demo, seed_demo
 from server.extensions import db
+from server.jobs import build_scheduler
 from server.models import Role, User
 from server.services.users import UserError, create_user
 from sync.errors import SyncError
@@ -210,8 +212,26 @@ def _serve(app: Flask, host: str, port: int) -> None:
     click.echo(f"database: {_database_label(app)}")
     click.echo("This is the development server; in production use gunicorn -w 4 "
                "'server:create_app()'.")
+    # With the reloader on, only the child process that serves runs the jobs.
+    if app.config["SCHEDULER_ENABLED"] and (not app.debug or serving.is_running_from_reloader()):
+        build_scheduler(app, background=True).start()
+        click.echo("scheduled jobs: running in this process (SCHEDULER_ENABLED=1)")
     serving.run_simple(host, port, app, use_reloader=app.debug, use_debugger=app.debug,
                        threaded=True)
+
+
+@cli.command("scheduler")
+def scheduler_command():
+    """Run the scheduled jobs (change-log retention, login-attempt purge) until stopped.
+
+    Run exactly one scheduler next to the gunicorn workers, which do not run jobs.
+    """
+    scheduler = build_scheduler(current_app._get_current_object(), background=False)
+    click.echo("fieldsync scheduler: " + ", ".join(job.id for job in scheduler.get_jobs()))
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        click.echo("fieldsync scheduler stopped")
 
 
 @cli.command("demo", with_appcontext=False)

@@ -171,6 +171,49 @@ def test_serve_takes_host_and_port(runner, served):
     assert [call[:2] for call in served] == [("0.0.0.0", 8123)]
 
 
+class FakeScheduler:
+    def __init__(self, app, background: bool):
+        self.app, self.background, self.started = app, background, False
+
+    def get_jobs(self) -> list:
+        return []
+
+    def start(self) -> None:
+        self.started = True
+        if not self.background:
+            raise KeyboardInterrupt  # what Ctrl-C does to the blocking scheduler
+
+
+@pytest.fixture
+def schedulers(monkeypatch) -> list[FakeScheduler]:
+    made = []
+
+    def build(app, *, background):
+        made.append(FakeScheduler(app, background))
+        return made[-1]
+
+    monkeypatch.setattr("server.cli.build_scheduler", build)
+    return made
+
+
+def test_scheduler_runs_the_jobs_in_the_foreground_until_stopped(app, runner, schedulers):
+    result = runner.invoke(cli, ["scheduler"])
+
+    assert result.exit_code == 0, result.output
+    assert "scheduler stopped" in result.output
+    assert [(s.app, s.background, s.started) for s in schedulers] == [(app, False, True)]
+
+
+def test_serve_runs_the_jobs_in_the_background_only_when_enabled(app, runner, served,
+                                                                 schedulers):
+    runner.invoke(cli, ["serve"])
+    assert schedulers == []
+
+    app.config["SCHEDULER_ENABLED"] = True
+    runner.invoke(cli, ["serve"])
+    assert [(s.background, s.started) for s in schedulers] == [(True, True)]
+
+
 @pytest.fixture
 def environment_database(tmp_path_factory, monkeypatch):
     """A database named by DATABASE_URL, as a user of the installed command would have."""
