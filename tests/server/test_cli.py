@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -9,6 +11,7 @@ from flask.cli import ScriptInfo
 
 from server import create_app
 from server.cli import cli
+from server.config import settings_from_env
 from server.extensions import db
 from server.models import Account, User
 from server.services.users import verify_credentials
@@ -268,3 +271,21 @@ def test_the_command_lists_its_commands_even_without_a_usable_configuration(monk
     assert result.exit_code == 0
     for name in ("db", "create-user", "seed-demo", "serve", "demo"):
         assert f"  {name} " in result.output
+
+
+def test_the_readme_documents_every_setting():
+    class RecordingEnvironment(dict):
+        def __init__(self):
+            super().__init__()
+            self.names: list[str] = []
+
+        def get(self, name, default=None):
+            self.names.append(name)
+            return default
+
+    environment = RecordingEnvironment()
+    settings_from_env(environment, "/nonexistent/instance")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+    assert environment.names
+    assert [n for n in environment.names if f"| `{n}` |" not in readme] == []

@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -76,6 +77,15 @@ def test_reps_have_planned_visits_and_some_orders_with_lines(company):
     assert len(company.records["order"]) >= 6
     lines = Counter(line["order_id"] for line in company.records["order_line"])
     assert set(lines) == {order["id"] for order in company.records["order"]}
+
+
+def test_the_demo_logins_the_readme_mentions_exist():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    mentioned = set(re.findall(r"[a-z.]+@demo\.example", readme))
+    users = {user.email: user.role for user in generate_demo(today=TODAY).users}
+
+    assert mentioned and mentioned <= set(users)
+    assert users["eric.stewart@demo.example"] == "admin"
 
 
 def test_the_size_follows_the_number_of_accounts():
