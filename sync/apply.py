@@ -250,7 +250,7 @@ class Applier:
     def _store_conflicts(self, m: Mutation, conflicts) -> None:
         if not conflicts:
             return
-        self.conn.execute(self.tables.conflict.insert(), [
+        self.store.add_conflicts([
             {"id": str(uuid.uuid4()), "entity": m.entity, "record_id": m.record_id,
              "field": c.field, "kind": c.kind, "policy": c.policy, "base": c.base,
              "server_value": c.server, "client_value": c.client, "result": c.result,
@@ -259,6 +259,20 @@ class Applier:
              "mutation": m.to_wire(), "created_at": self.now}
             for c in conflicts
         ])
+
+    def prefetch(self, mutations) -> None:
+        """Load the batch's records and the records they reference in a few queries."""
+        wanted = []
+        for m in mutations:
+            wanted.append((m.entity, m.record_id))
+            spec = self.registry.specs.get(m.entity)
+            if spec is None:
+                continue
+            for name, target in spec.references.items():
+                value = m.fields.get(name)
+                if isinstance(value, str) and target in self.registry:
+                    wanted.append((target, value))
+        self.store.prefetch(wanted)
 
 
 class RecordLookup:

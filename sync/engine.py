@@ -63,6 +63,7 @@ class SyncEngine:
         now = now or utcnow()
         applier = Applier(conn, self.tables, self.registry, actor, clock=self.clock, now=now)
         entries, results = [], []
+        applier.store.prefetch((entity, record_id) for entity, record_id, _, _ in changes)
         for entity, record_id, op, fields in changes:
             current = applier.store.get(entity, record_id)
             mutation = Mutation(0, entity, record_id, Op(op),
@@ -71,6 +72,7 @@ class SyncEngine:
             outcome = applier.apply(mutation)
             entries += outcome.changes
             results.append(outcome.result)
+        applier.store.flush()
         changelog.append(conn, self.tables, entries)
         return results
 

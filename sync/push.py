@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from sync import changelog
 from sync.apply import Applier, Outcome, Postpone
@@ -22,6 +22,10 @@ from sync.hlc import Clock
 from sync.protocol import MAX_PUSH_MUTATIONS, ErrorInfo, Mutation, MutationResult, Status
 from sync.sqltypes import utcnow
 from sync.store import SyncTables
+
+# What the database may refuse that validation did not foresee (a unique value taken, a value
+# too long for its column on PostgreSQL): the mutation is rejected, not the batch.
+DB_REFUSALS = (IntegrityError, DataError)
 
 
 def push(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Actor,
@@ -38,27 +42,46 @@ def push(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Act
     replayed = _receipts(conn, tables, actor.device_id,
                          [m for m in mutations if m.mutation_id <= last])
     fresh = [m for m in mutations if m.mutation_id > last]
-    applier = Applier(conn, tables, registry, actor, clock=clock, now=now)
-    outcomes = apply_batch(applier, fresh)
+    outcomes = _apply_fresh(conn, tables, registry, actor, fresh, clock, now)
     if fresh:
         _finish(conn, tables, actor, fresh, outcomes, now)
     by_id = {o.result.mutation_id: o.result for o in outcomes}
     return [by_id.get(m.mutation_id) or replayed[m.mutation_id] for m in mutations]
 
 
-def apply_batch(applier: Applier, mutations: Sequence[Mutation]) -> list[Outcome]:
+def _apply_fresh(conn, tables, registry, actor, fresh, clock, now) -> list[Outcome]:
+    """Fast path: apply in memory, write in bulk. A database constraint that validation did
+    not foresee fails the bulk write; then the batch is redone one savepoint per mutation so
+    only the offending mutations are rejected."""
+    savepoint = conn.begin_nested()
+    try:
+        applier = Applier(conn, tables, registry, actor, clock=clock, now=now)
+        outcomes = apply_batch(applier, fresh)
+        applier.store.flush()
+    except DB_REFUSALS:
+        savepoint.rollback()
+        applier = Applier(conn, tables, registry, actor, clock=clock, now=now)
+        return apply_batch(applier, fresh, one_by_one=True)
+    savepoint.commit()
+    return outcomes
+
+
+def apply_batch(applier: Applier, mutations: Sequence[Mutation], *,
+                one_by_one: bool = False) -> list[Outcome]:
     """Apply in order; a mutation that needs a record created later in the batch waits.
 
     Waiting mutations are retried after each pass; once a pass makes no progress the rest
-    are applied without waiting and so rejected for their missing reference.
+    are applied without waiting and so rejected for their missing reference. With
+    `one_by_one`, each mutation is written under its own savepoint.
     """
     applier.pending_creates = {(m.entity, m.record_id) for m in mutations if m.op == "create"}
+    applier.prefetch(mutations)
     outcomes: dict[int, Outcome] = {}
     queue, may_postpone = list(mutations), True
     while queue:
         waiting = []
         for m in queue:
-            outcome = _apply_one(applier, m, may_postpone)
+            outcome = _apply_one(applier, m, may_postpone, one_by_one)
             if outcome is None:
                 waiting.append(m)
             else:
@@ -68,24 +91,28 @@ def apply_batch(applier: Applier, mutations: Sequence[Mutation]) -> list[Outcome
     return [outcomes[m.mutation_id] for m in mutations]
 
 
-def _apply_one(applier: Applier, m: Mutation, may_postpone: bool) -> Outcome | None:
-    savepoint = applier.conn.begin_nested()
+def _apply_one(applier: Applier, m: Mutation, may_postpone: bool,
+               one_by_one: bool) -> Outcome | None:
+    store = applier.store
+    savepoint = applier.conn.begin_nested() if one_by_one else None
+    store.begin()
     try:
         outcome = applier.apply(m, may_postpone=may_postpone)
-    except Postpone:
-        savepoint.rollback()
-        applier.store.forget()
-        return None
-    except MutationRejected as exc:
-        savepoint.rollback()
-        applier.store.forget()
-        return _rejected(m, exc.code, exc.message, exc.fields)
-    except IntegrityError as exc:
-        savepoint.rollback()
-        applier.store.forget()
+        if one_by_one:
+            store.flush()
+    except (Postpone, MutationRejected, *DB_REFUSALS) as exc:
+        if savepoint is not None:
+            savepoint.rollback()
+        store.rollback()
+        if isinstance(exc, Postpone):
+            return None
+        if isinstance(exc, MutationRejected):
+            return _rejected(m, exc.code, exc.message, exc.fields)
         return _rejected(m, "integrity_error", "the record breaks a database constraint",
                          {"_record": [str(exc.orig).splitlines()[0]]})
-    savepoint.commit()
+    if savepoint is not None:
+        savepoint.commit()
+    store.commit()
     return outcome
 
 

@@ -1,14 +1,16 @@
 """Current state of replicated records: the domain row, its sync view and its scope keys.
 
-Every write to a replicated record goes through `RecordStore`, which keeps the domain table,
-`sync_record` (the ready-to-send JSON and scope of each record) and `sync_record_key` in step
-and returns the change-log entries the write produces, including scope cascades to children.
+Every write to a replicated record goes through `RecordStore`, a small unit of work: writes
+update an in-memory view at once (so later mutations of a batch see them) and reach the
+database in bulk at `flush()`, which keeps the domain table, `sync_record` (the ready-to-send
+JSON and scope of each record) and `sync_record_key` in step. `begin`/`commit`/`rollback`
+bracket one mutation, so a rejected mutation leaves no trace in memory either.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,9 @@ import sqlalchemy as sa
 
 from sync.entities import EntitySpec, Inherit, Registry
 from sync.store import SyncTables
+
+Key = tuple[str, str]
+_ABSENT = object()
 
 
 def dumps(data: Mapping[str, Any]) -> str:
@@ -48,42 +53,103 @@ class ChangeEntry:
 
 
 class RecordStore:
-    """Reads and writes records within one transaction, with a per-transaction cache."""
+    """Reads and writes records within one transaction."""
 
     def __init__(self, conn: sa.Connection, tables: SyncTables, registry: Registry):
         self.conn, self.t, self.registry = conn, tables, registry
-        self._cache: dict[tuple[str, str], Current | None] = {}
+        self._cache: dict[Key, Current | None] = {}  # what the transaction sees
+        self._stored: dict[Key, Current | None] = {}  # what the database holds
+        self._rows: dict[Key, dict[str, Any]] = {}  # domain columns to write
+        self._dirty: dict[Key, datetime] = {}  # records whose sync view must be written
+        self._conflicts: list[dict[str, Any]] = []
+        self._journal: list[tuple[dict, Key, Any]] | None = None
+        self._table_order = {t.name: i for i, t in enumerate(tables.record.metadata.sorted_tables)}
 
-    def forget(self) -> None:
-        """Drop the cache (after a savepoint rolled back)."""
-        self._cache.clear()
+    # -- one mutation at a time ----------------------------------------------------------
+
+    def begin(self) -> None:
+        self._journal = []
+
+    def commit(self) -> None:
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Undo every in-memory write since begin()."""
+        for mapping, key, old in reversed(self._journal or []):
+            if mapping is self._conflicts:
+                del self._conflicts[key:]
+            elif old is _ABSENT:
+                mapping.pop(key, None)
+            else:
+                mapping[key] = old
+        self._journal = None
+
+    def _set(self, mapping: dict, key, value) -> None:
+        if self._journal is not None:
+            self._journal.append((mapping, key, mapping.get(key, _ABSENT)))
+        mapping[key] = value
+
+    # -- reading -------------------------------------------------------------------------
 
     def get(self, entity: str, record_id: str) -> Current | None:
         key = (entity, record_id)
         if key not in self._cache:
-            self._cache[key] = self._load(entity, record_id)
+            self.prefetch([key])
         return self._cache[key]
 
-    def _load(self, entity: str, record_id: str) -> Current | None:
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        """Load many records in a few queries (one per entity)."""
+        wanted: dict[str, list[str]] = {}
+        for entity, record_id in keys:
+            if (entity, record_id) not in self._cache and record_id:
+                wanted.setdefault(entity, []).append(record_id)
         r = self.t.record
-        row = self.conn.execute(
-            sa.select(r.c.version, r.c.hlc, r.c.scope, r.c.payload, r.c.deleted).where(
-                r.c.entity == entity, r.c.record_id == record_id
-            )
-        ).first()
-        if row is None:
-            return None
-        keys = frozenset(row.scope.split()) if row.scope else frozenset()
-        return Current(entity, record_id, row.version, row.hlc, keys, json.loads(row.payload),
-                       row.deleted)
+        for entity, ids in wanted.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                rows = self.conn.execute(
+                    sa.select(r.c.record_id, r.c.version, r.c.hlc, r.c.scope, r.c.payload,
+                              r.c.deleted).where(r.c.entity == entity,
+                                                 r.c.record_id.in_(chunk)))
+                found = {row.record_id: row for row in rows}
+                for record_id in chunk:
+                    row = found.get(record_id)
+                    current = None if row is None else Current(
+                        entity, record_id, row.version, row.hlc,
+                        frozenset(row.scope.split()), json.loads(row.payload), row.deleted)
+                    self._cache[(entity, record_id)] = self._stored[(entity, record_id)] = current
 
     def find_id(self, entity: str, **equals: Any) -> str | None:
-        """The id of a live record of `entity` whose columns equal `equals`."""
+        """The id of a live record of `entity` whose fields equal `equals`."""
         table = self.registry[entity].table
         clauses = [table.c[name] == value for name, value in equals.items()]
-        return self.conn.execute(
-            sa.select(table.c.id).where(*clauses, table.c.deleted_at.is_(None)).limit(1)
-        ).scalar()
+        found = self.conn.execute(
+            sa.select(table.c.id).where(*clauses, table.c.deleted_at.is_(None)).limit(5)
+        ).scalars().all()
+        candidates = [*found, *self._unflushed_ids(entity)]
+        for record_id in candidates:
+            record = self.get(entity, record_id)
+            if record and not record.deleted and all(
+                    record.data.get(k) == v for k, v in equals.items()):
+                return record_id
+        return None
+
+    def children_of(self, spec: EntitySpec, record_id: str) -> list[tuple[EntitySpec, str]]:
+        """Records whose scope is inherited from this record (live and deleted)."""
+        found = []
+        for child in self.registry.children[spec.name]:
+            column = child.table.c[child.scope.field]
+            ids = set(self.conn.execute(
+                sa.select(child.table.c.id).where(column == record_id)).scalars())
+            ids.update(self._unflushed_ids(child.name))
+            self.prefetch((child.name, i) for i in ids)
+            found.extend((child, i) for i in sorted(ids)
+                         if (c := self.get(child.name, i)) is not None
+                         and c.data.get(child.scope.field) == record_id)
+        return found
+
+    def _unflushed_ids(self, entity: str) -> list[str]:
+        return [k[1] for k in self._rows if k[0] == entity and self._stored.get(k) is None]
 
     def scope_of(self, spec: EntitySpec, record_id: str, data: Mapping[str, Any]) -> frozenset:
         rule = spec.scope
@@ -95,75 +161,103 @@ class RecordStore:
             return frozenset(k for k in parent.keys if k.startswith(rule.prefixes))
         return frozenset(rule.compute({**data, "id": record_id}))
 
+    # -- writing (in memory until flush) ---------------------------------------------------
+
     def insert(self, spec: EntitySpec, record_id: str, data: dict[str, Any], *, hlc: str,
                keys: frozenset[str], now: datetime, device_id: str | None) -> Current:
-        self.conn.execute(spec.table.insert().values(
-            id=record_id, version=1, created_at=now, updated_at=now, **spec.codec.to_row(data)
-        ))
-        self.conn.execute(self.t.record.insert().values(
-            entity=spec.name, record_id=record_id, version=1, hlc=hlc,
-            scope=" ".join(sorted(keys)), payload=dumps(data), deleted=False, updated_at=now,
-        ))
-        self._add_keys(spec.name, record_id, keys)
+        key = (spec.name, record_id)
+        self._set(self._rows, key, {"id": record_id, "version": 1, "created_at": now,
+                                    "updated_at": now, "deleted_at": None,
+                                    **spec.codec.to_row(data)})
         current = Current(spec.name, record_id, 1, hlc, keys, data, False)
-        self._cache[(spec.name, record_id)] = current
+        self._set(self._cache, key, current)
+        self._set(self._dirty, key, now)
         return current
 
     def update(self, spec: EntitySpec, current: Current, changes: dict[str, Any], *,
                hlc: str, deleted: bool, keys: frozenset[str], now: datetime) -> Current:
-        """Write a new version of `current` with `changes` applied."""
-        data = {**current.data, **changes}
+        """A new version of `current` with `changes` applied."""
+        key = (current.entity, current.record_id)
         version = current.version + 1
-        row = spec.codec.to_row(changes) if changes else {}
-        self.conn.execute(spec.table.update().where(spec.table.c.id == current.record_id).values(
-            version=version, updated_at=now, deleted_at=now if deleted else None, **row
-        ))
+        row = {**self._rows.get(key, {}), "version": version, "updated_at": now,
+               "deleted_at": now if deleted else None, **spec.codec.to_row(changes)}
+        self._set(self._rows, key, row)
         new = replace(current, version=version, hlc=max(hlc, current.hlc), keys=keys,
-                      data=data, deleted=deleted)
-        self._write_record(new, now)
-        self._replace_keys(current, keys)
+                      data={**current.data, **changes}, deleted=deleted)
+        self._set(self._cache, key, new)
+        self._set(self._dirty, key, now)
         return new
 
     def rescope(self, current: Current, keys: frozenset[str], now: datetime) -> Current:
         """Change only a record's scope keys (its parent moved); the version stays."""
+        key = (current.entity, current.record_id)
         new = replace(current, keys=keys)
-        r = self.t.record
-        self.conn.execute(r.update().where(
-            r.c.entity == current.entity, r.c.record_id == current.record_id
-        ).values(scope=" ".join(sorted(keys)), updated_at=now))
-        self._replace_keys(current, keys)
-        self._cache[(current.entity, current.record_id)] = new
+        self._set(self._cache, key, new)
+        self._set(self._dirty, key, now)
         return new
 
-    def children_of(self, spec: EntitySpec, record_id: str) -> list[tuple[EntitySpec, str]]:
-        """Live and deleted records whose scope is inherited from this record."""
-        found = []
-        for child in self.registry.children[spec.name]:
-            column = child.table.c[child.scope.field]
-            ids = self.conn.execute(sa.select(child.table.c.id).where(column == record_id))
-            found.extend((child, child_id) for child_id in ids.scalars())
-        return found
+    def add_conflicts(self, rows: list[dict[str, Any]]) -> None:
+        if self._journal is not None:
+            self._journal.append((self._conflicts, len(self._conflicts), None))
+        self._conflicts.extend(rows)
 
-    def _write_record(self, new: Current, now: datetime) -> None:
-        r = self.t.record
-        self.conn.execute(r.update().where(
-            r.c.entity == new.entity, r.c.record_id == new.record_id
-        ).values(version=new.version, hlc=new.hlc, scope=" ".join(sorted(new.keys)),
-                 payload=dumps(new.data), deleted=new.deleted, updated_at=now))
-        self._cache[(new.entity, new.record_id)] = new
+    # -- flush -----------------------------------------------------------------------------
 
-    def _add_keys(self, entity: str, record_id: str, keys) -> None:
-        if keys:
-            self.conn.execute(self.t.record_key.insert(), [
-                {"key": k, "entity": entity, "record_id": record_id} for k in keys
-            ])
+    def flush(self) -> None:
+        """Write everything buffered, in bulk. Raises IntegrityError for a broken constraint."""
+        self._flush_domain_rows()
+        self._flush_sync_view()
+        if self._conflicts:
+            self.conn.execute(self.t.conflict.insert(), self._conflicts)
+        for key in self._dirty:
+            self._stored[key] = self._cache[key]
+        self._rows, self._dirty, self._conflicts = {}, {}, []
 
-    def _replace_keys(self, current: Current, keys: frozenset[str]) -> None:
-        gone = current.keys - keys
-        if gone:
-            rk = self.t.record_key
+    def _flush_domain_rows(self) -> None:
+        inserts: dict[str, list[dict]] = {}
+        updates: dict[tuple[str, tuple[str, ...]], list[dict]] = {}
+        for (entity, record_id), row in self._rows.items():
+            table = self.registry[entity].table
+            if self._stored.get((entity, record_id)) is None:
+                inserts.setdefault(table.name, []).append(row)
+            else:
+                columns = tuple(sorted(row))
+                updates.setdefault((table.name, columns), []).append(
+                    {**row, "_id": record_id})
+        tables = self.t.record.metadata.tables
+        for name in sorted(inserts, key=self._table_order.__getitem__):
+            self.conn.execute(tables[name].insert(), inserts[name])
+        for (name, _columns), rows in updates.items():
+            table = tables[name]
+            self.conn.execute(table.update().where(table.c.id == sa.bindparam("_id")), rows)
+
+    def _flush_sync_view(self) -> None:
+        r, rk = self.t.record, self.t.record_key
+        new_rows, changed_rows, gone_keys, new_keys = [], [], [], []
+        for key, now in self._dirty.items():
+            current, stored = self._cache[key], self._stored.get(key)
+            row = {"version": current.version, "hlc": current.hlc,
+                   "scope": " ".join(sorted(current.keys)), "payload": dumps(current.data),
+                   "deleted": current.deleted, "updated_at": now}
+            before = stored.keys if stored else frozenset()
+            if stored is None:
+                new_rows.append({"entity": key[0], "record_id": key[1], **row})
+            else:
+                changed_rows.append({"_entity": key[0], "_record_id": key[1], **row})
+            gone_keys += [{"_entity": key[0], "_record_id": key[1], "_key": k}
+                          for k in before - current.keys]
+            new_keys += [{"key": k, "entity": key[0], "record_id": key[1]}
+                         for k in current.keys - before]
+        if new_rows:
+            self.conn.execute(r.insert(), new_rows)
+        if changed_rows:
+            self.conn.execute(r.update().where(
+                r.c.entity == sa.bindparam("_entity"),
+                r.c.record_id == sa.bindparam("_record_id")), changed_rows)
+        if gone_keys:
             self.conn.execute(rk.delete().where(
-                rk.c.entity == current.entity, rk.c.record_id == current.record_id,
-                rk.c.key.in_(gone),
-            ))
-        self._add_keys(current.entity, current.record_id, keys - current.keys)
+                rk.c.entity == sa.bindparam("_entity"),
+                rk.c.record_id == sa.bindparam("_record_id"),
+                rk.c.key == sa.bindparam("_key")), gone_keys)
+        if new_keys:
+            self.conn.execute(rk.insert(), new_keys)
