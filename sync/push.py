@@ -24,8 +24,9 @@ from sync.sqltypes import utcnow
 from sync.store import SyncTables
 
 # What the database may refuse that validation did not foresee (a unique value taken, a value
-# too long for its column on PostgreSQL): the mutation is rejected, not the batch.
-DB_REFUSALS = (IntegrityError, DataError)
+# too long for its column on PostgreSQL): the mutation is rejected, not the batch. SQLite's
+# driver refuses an integer beyond 64 bits with a bare OverflowError while binding it.
+DB_REFUSALS = (IntegrityError, DataError, OverflowError)
 
 
 def push(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Actor,
@@ -109,7 +110,7 @@ def _apply_one(applier: Applier, m: Mutation, may_postpone: bool,
         if isinstance(exc, MutationRejected):
             return _rejected(m, exc.code, exc.message, exc.fields)
         return _rejected(m, "integrity_error", "the record breaks a database constraint",
-                         {"_record": [str(exc.orig).splitlines()[0]]})
+                         {"_record": [str(getattr(exc, "orig", exc)).splitlines()[0]]})
     if savepoint is not None:
         savepoint.commit()
     store.commit()
