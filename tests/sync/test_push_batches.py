@@ -1,0 +1,356 @@
+"""Push: exactly once, in order with parents first, partial rejection, counters that add up."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from sync.errors import InvalidRequest
+from sync.protocol import MAX_PUSH_MUTATIONS, Op, Status
+from tests.sync.harness import Harness, T, create, delete, uid, update
+
+
+@pytest.fixture
+def h(app) -> Harness:
+    return Harness(app)
+
+
+def tech_batch(h: Harness, first_id: int = 1):
+    """A technician's offline work: take two gaskets from the van, start the job, log time."""
+    ids, tech = h.w.ids, h.w.users["tech_a"].id
+    return [
+        update(first_id, "van_stock", ids["van_a"], 1, {"quantity": 8}, base={"quantity": 10}),
+        update(first_id + 1, "work_order", ids["wo_a"], 1, {"status": "in_progress"},
+               base={"status": "dispatched"}),
+        create(first_id + 2, "time_entry", uid(), {
+            "work_order_id": ids["wo_a"], "technician_id": tech, "kind": "labor",
+            "started_at": "2026-03-02T08:00:00Z", "minutes": 45}),
+    ]
+
+
+def device_row(h: Harness, device: str):
+    d = T.device
+    rows = h.rows(d, d.c.device_id == h.device(device))
+    return rows[0] if rows else None
+
+
+def count(h: Harness, table: sa.Table) -> int:
+    with h.tx() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+# -- exactly once -------------------------------------------------------------------------
+
+
+def test_a_batch_pushed_twice_answers_the_same_and_applies_nothing_twice(h):
+    batch = tech_batch(h)
+    first = h.push("tech_a", batch)
+    state = {e: h.record(e, i) for e, i in (("van_stock", h.w.ids["van_a"]),
+                                            ("work_order", h.w.ids["wo_a"]))}
+    logged, receipts = h.change_count(), count(h, T.receipt)
+
+    again = h.push("tech_a", batch)
+
+    assert [r.status for r in first] == [Status.APPLIED] * 3
+    assert again == first
+    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8  # not 6
+    for entity, before in state.items():
+        assert h.record(entity, before.record_id).version == before.version
+    assert h.change_count() == logged
+    assert count(h, T.receipt) == receipts == 3
+    assert len(h.rows(h.sync.registry["time_entry"].table)) == 1
+    assert device_row(h, "tech_a")["last_mutation_id"] == 3
+
+
+def test_a_replay_answers_what_was_answered_then_even_after_the_record_moved_on(h):
+    [first] = h.push("tech_a", [update(1, "van_stock", h.w.ids["van_a"], 1, {"quantity": 9},
+                                       base={"quantity": 10})])
+    h.write("van_stock", h.w.ids["van_a"], Op.UPDATE, {"quantity": 20})
+
+    [again] = h.push("tech_a", [update(1, "van_stock", h.w.ids["van_a"], 1, {"quantity": 9},
+                                       base={"quantity": 10})])
+
+    assert again == first
+    assert again.record.data["quantity"] == 9
+    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 20
+
+
+def test_a_batch_overlapping_an_applied_one_applies_only_the_new_mutations(h):
+    batch = tech_batch(h)
+    first = h.push("tech_a", batch[:2])
+    logged = h.change_count()
+    van_version = h.record("van_stock", h.w.ids["van_a"]).version
+
+    second = h.push("tech_a", batch[1:])
+
+    assert second[0] == first[1]
+    assert second[1].status is Status.APPLIED
+    assert h.record("van_stock", h.w.ids["van_a"]).version == van_version
+    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8
+    assert h.change_count() == logged + 1  # only the time entry
+    assert device_row(h, "tech_a")["last_mutation_id"] == 3
+
+
+def test_rejected_mutations_are_answered_the_same_on_replay_and_recorded_once(h):
+    batch = [update(1, "account", h.w.ids["acc_s1"], 1, {"name": "Not mine"})]
+    first = h.push("rep_n", batch)
+    again = h.push("rep_n", batch)
+    assert first == again
+    assert first[0].status is Status.REJECTED
+    assert len(h.rejections("rep_n")) == 1
+
+
+def test_each_device_has_its_own_mutation_ids(h):
+    van = h.w.ids["van_a"]
+    h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 9}, base={"quantity": 10})],
+           device="tablet")
+    [result] = h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 7},
+                                        base={"quantity": 10})], device="phone")
+    assert result.status is Status.MERGED
+    assert h.record("van_stock", van).data["quantity"] == 6
+
+
+# -- malformed batches --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ids", [[2, 1], [1, 1], [0, 1], [-3], [1, 3, 2]])
+def test_a_batch_whose_ids_do_not_increase_is_refused_whole(h, ids):
+    van = h.w.ids["van_a"]
+    batch = [update(i, "van_stock", van, 1, {"quantity": 10 - n}, base={"quantity": 10})
+             for n, i in enumerate(ids, start=1)]
+    logged = h.change_count()
+
+    with pytest.raises(InvalidRequest) as info:
+        h.push("tech_a", batch)
+
+    assert info.value.code == "invalid_request"
+    assert h.record("van_stock", van).version == 1
+    assert h.change_count() == logged
+    assert count(h, T.receipt) == 0
+    assert device_row(h, "tech_a") is None
+    # The device can still push a well-formed batch afterwards.
+    [result] = h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 9},
+                                        base={"quantity": 10})])
+    assert result.status is Status.APPLIED
+
+
+def test_a_batch_larger_than_the_limit_is_refused_whole(h):
+    van = h.w.ids["van_a"]
+    batch = [update(i, "van_stock", van, 1, {"quantity": 9}, base={"quantity": 10})
+             for i in range(1, MAX_PUSH_MUTATIONS + 2)]
+    with pytest.raises(InvalidRequest):
+        h.push("tech_a", batch)
+    assert h.record("van_stock", van).version == 1
+
+
+# -- parents and children in one batch ----------------------------------------------------
+
+
+def test_an_account_a_visit_there_and_an_order_for_it_apply_in_reverse_order(h):
+    rep, account, visit, order, line = h.w.users["rep_n"].id, uid(), uid(), uid(), uid()
+    batch = [
+        create(1, "order_line", line, {"order_id": order, "product_id": h.w.ids["product2"],
+                                       "quantity": 1}),
+        create(2, "order", order, {"account_id": account, "visit_id": visit, "rep_id": rep,
+                                   "price_list_id": h.w.ids["price_list"]}),
+        create(3, "visit", visit, {"account_id": account, "rep_id": rep}),
+        create(4, "account", account, {"territory_id": h.w.territories["N"],
+                                       "name": "Nouveau Café"}),
+    ]
+
+    results = h.push("rep_n", batch)
+
+    assert [r.status for r in results] == [Status.APPLIED] * 4, [r.error for r in results]
+    assert [r.mutation_id for r in results] == [1, 2, 3, 4]
+    assert h.record("order", order).data["visit_id"] == visit
+    assert f"territory:{h.w.territories['N']}" in h.record("order_line", line).keys
+    assert h.record("order_line", line).data["line_total"] == "129.00"
+
+
+def test_an_update_queued_before_its_records_create_waits_for_it(h):
+    contact = uid()
+    results = h.push("rep_n", [
+        update(1, "contact", contact, 1, {"title": "Owner"}),
+        create(2, "contact", contact, {"account_id": h.w.ids["acc_n1"], "first_name": "Léa",
+                                       "last_name": "Roux"}),
+    ])
+    assert [r.status for r in results] == [Status.APPLIED, Status.APPLIED]
+    assert h.record("contact", contact).data["title"] == "Owner"
+    assert h.record("contact", contact).version == 2
+
+
+def test_a_record_created_in_an_earlier_batch_can_be_referenced_later(h):
+    account, visit = uid(), uid()
+    h.push("rep_n", [create(1, "account", account, {"territory_id": h.w.territories["N"],
+                                                    "name": "Chez Paul"})])
+    [result] = h.push("rep_n", [create(2, "visit", visit, {
+        "account_id": account, "rep_id": h.w.users["rep_n"].id})])
+    assert result.status is Status.APPLIED
+
+
+def test_a_child_whose_parent_create_is_rejected_is_rejected_for_the_missing_reference(h):
+    account, visit = uid(), uid()
+    results = h.push("rep_n", [
+        create(1, "visit", visit, {"account_id": account, "rep_id": h.w.users["rep_n"].id}),
+        create(2, "account", account, {"territory_id": h.w.territories["N"]}),  # no name
+    ])
+
+    assert [r.status for r in results] == [Status.REJECTED, Status.REJECTED]
+    assert results[0].error.code == "missing_reference"
+    assert "account_id" in results[0].error.fields
+    assert results[1].error.code == "validation_failed"
+    assert "name" in results[1].error.fields
+    codes = {r["mutation_id"]: r["code"] for r in h.rejections("rep_n")}
+    assert codes == {1: "missing_reference", 2: "validation_failed"}
+    assert h.rows(h.sync.registry["visit"].table,
+                  h.sync.registry["visit"].table.c.id == visit) == []
+
+
+def test_a_reference_to_a_record_that_never_exists_is_rejected(h):
+    [result] = h.push("rep_n", [create(1, "visit", uid(), {
+        "account_id": uid(), "rep_id": h.w.users["rep_n"].id})])
+    assert (result.status, result.error.code) == (Status.REJECTED, "missing_reference")
+
+
+# -- a rejected mutation does not sink its batch --------------------------------------------
+
+
+def test_invalid_and_out_of_scope_mutations_are_rejected_and_the_rest_applies(h):
+    ids = h.w.ids
+    contact = uid()
+    batch = [
+        update(1, "account", ids["acc_n1"], 1, {"phone": "+33 4 00"}),
+        update(2, "account", ids["acc_n2"], 1, {"email": "not an address"}),
+        update(3, "account", ids["acc_s1"], 1, {"name": "Bar Sud, taken over"}),
+        create(4, "contact", contact, {"account_id": ids["acc_n2"], "first_name": "Jo",
+                                       "last_name": "Nord"}),
+    ]
+
+    results = h.push("rep_n", batch)
+
+    assert [r.status for r in results] == [Status.APPLIED, Status.REJECTED, Status.REJECTED,
+                                           Status.APPLIED]
+    assert [r.error.code for r in results[1:3]] == ["validation_failed", "out_of_scope"]
+    assert h.record("account", ids["acc_n1"]).data["phone"] == "+33 4 00"
+    assert h.record("account", ids["acc_n2"]).version == 1
+    assert h.record("account", ids["acc_s1"]).data["name"] == "Bar Sud"
+    assert h.record("contact", contact).version == 1
+    stored = sorted(h.rejections("rep_n"), key=lambda r: r["mutation_id"])
+    assert [r["mutation"] for r in stored] == [batch[1].to_wire(), batch[2].to_wire()]
+    assert [r["code"] for r in stored] == ["validation_failed", "out_of_scope"]
+    assert "email" in stored[0]["fields"]
+    for row in stored:
+        assert row["user_id"] == h.w.users["rep_n"].id
+        assert (row["entity"], row["device_id"]) == ("account", h.device("rep_n"))
+    assert device_row(h, "rep_n")["last_mutation_id"] == 4
+
+
+def test_a_technician_cannot_close_another_technicians_work_order(h):
+    ids = h.w.ids
+    batch = [
+        update(1, "work_order", ids["wo_b"], 1, {"status": "closed"}),
+        update(2, "work_order", ids["wo_a"], 1, {"status": "in_progress"}),
+    ]
+
+    results = h.push("tech_a", batch)
+
+    assert (results[0].status, results[0].error.code) == (Status.REJECTED, "out_of_scope")
+    assert results[1].status is Status.APPLIED
+    assert h.record("work_order", ids["wo_b"]).data["status"] == "scheduled"
+    [stored] = h.rejections("tech_a")
+    assert stored["mutation"] == batch[0].to_wire()
+
+
+def test_a_technician_may_not_reassign_or_reprioritise_their_own_work_order(h):
+    [result] = h.push("tech_a", [update(1, "work_order", h.w.ids["wo_a"], 1,
+                                        {"priority": "urgent"})])
+    assert (result.status, result.error.code) == (Status.REJECTED, "forbidden")
+    assert h.record("work_order", h.w.ids["wo_a"]).data["priority"] == "normal"
+
+
+def test_a_rep_cannot_move_an_account_out_of_their_own_territories(h):
+    [result] = h.push("rep_n", [update(1, "account", h.w.ids["acc_n1"], 1,
+                                       {"territory_id": h.w.territories["S"]})])
+    # Territory S is not even visible to this rep, so the reference itself is refused.
+    assert (result.status, result.error.code) == (Status.REJECTED, "missing_reference")
+    assert h.record("account", h.w.ids["acc_n1"]).data["territory_id"] == h.w.territories["N"]
+
+
+def test_a_stale_or_impossible_base_version_is_rejected(h):
+    results = h.push("rep_n", [
+        update(1, "account", h.w.ids["acc_n1"], 7, {"phone": "1"}),
+        delete(2, "contact", h.w.ids["contact_n1"], 0),
+    ])
+    assert [r.error.code for r in results] == ["invalid_base_version"] * 2
+
+
+# -- counters ----------------------------------------------------------------------------
+
+
+def test_two_devices_taking_parts_from_the_same_van_stock_both_count(h):
+    van = h.w.ids["van_a"]
+    [tablet] = h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 7},
+                                        base={"quantity": 10})], device="tablet")
+    [phone] = h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 8},
+                                       base={"quantity": 10})], device="phone")
+
+    assert tablet.status is Status.APPLIED
+    assert phone.status is Status.MERGED
+    assert phone.conflicts == ()
+    assert h.record("van_stock", van).data["quantity"] == 5  # 10 - 3 - 2
+    assert h.domain_row("van_stock", van)["quantity"] == 5
+
+
+def test_a_stale_counter_change_without_its_base_value_is_rejected(h):
+    van = h.w.ids["van_a"]
+    h.write("van_stock", van, Op.UPDATE, {"quantity": 12})
+    [result] = h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 9})])
+    assert (result.status, result.error.code) == (Status.REJECTED, "unmergeable")
+    assert h.record("van_stock", van).data["quantity"] == 12
+
+
+def test_a_retry_racing_the_original_delivery_applies_the_batch_once(h):
+    batch = tech_batch(h)
+    h.device("tech_a")
+    start = threading.Barrier(2)
+    answers: dict[int, object] = {}
+
+    def deliver(attempt: int) -> None:
+        start.wait()
+        try:
+            answers[attempt] = h.push("tech_a", batch)
+        except Exception as exc:  # surfaced by the assertion below
+            answers[attempt] = exc
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert answers[0] == answers[1], answers
+    assert [r.status for r in answers[0]] == [Status.APPLIED] * 3
+    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8
+    assert len(h.rows(h.sync.registry["time_entry"].table)) == 1
+    assert count(h, T.receipt) == 3
+
+
+def test_a_value_the_database_cannot_store_rejects_only_its_own_mutation(h):
+    # 2**70 fits no integer column (PostgreSQL: DataError; SQLite: OverflowError on bind).
+    ids = h.w.ids
+    batch = [
+        update(1, "van_stock", ids["van_a"], 1, {"quantity": 2**70}, base={"quantity": 10}),
+        update(2, "work_order", ids["wo_a"], 1, {"status": "in_progress"}),
+    ]
+
+    results = h.push("tech_a", batch)
+
+    assert [r.status for r in results] == [Status.REJECTED, Status.APPLIED]
+    assert results[0].error.code == "integrity_error"
+    assert h.record("van_stock", ids["van_a"]).data["quantity"] == 10
+    assert h.record("work_order", ids["wo_a"]).data["status"] == "in_progress"
+    [stored] = h.rejections("tech_a")
+    assert stored["mutation"] == batch[0].to_wire()
+    assert device_row(h, "tech_a")["last_mutation_id"] == 2
