@@ -39,16 +39,17 @@ def append(conn: sa.Connection, tables: SyncTables, entries: Sequence[ChangeEntr
         return []
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_ID)))
+    # Under the lock (or SQLite's write lock) nobody else appends, so the next numbers are
+    # ours to take: one executemany instead of a RETURNING round trip per row.
+    first = head(conn, tables) + 1
+    seqs = list(range(first, first + len(entries)))
     rows = [
-        {"entity": e.entity, "record_id": e.record_id, "version": e.version,
+        {"seq": seq, "entity": e.entity, "record_id": e.record_id, "version": e.version,
          "deleted": e.deleted, "scope_keys": " ".join(sorted(e.keys)), "device_id": e.device_id,
          "created_at": e.created_at}
-        for e in entries
+        for seq, e in zip(seqs, entries, strict=True)
     ]
-    result = conn.execute(
-        tables.change.insert().returning(tables.change.c.seq, sort_by_parameter_order=True), rows
-    )
-    seqs = list(result.scalars())
+    conn.execute(tables.change.insert(), rows)
     key_rows = [{"key": k, "seq": seq} for seq, e in zip(seqs, entries, strict=True)
                 for k in e.keys]
     if key_rows:
