@@ -229,6 +229,9 @@ class RecordStore:
             self.conn.execute(tables[name].insert(), inserts[name])
         for (name, _columns), rows in updates.items():
             table = tables[name]
+            # One lock order for every writer: concurrent pushes touching the same rows
+            # wait for each other instead of deadlocking.
+            rows.sort(key=lambda row: row["_id"])
             self.conn.execute(table.update().where(table.c.id == sa.bindparam("_id")), rows)
 
     def _flush_sync_view(self) -> None:
@@ -251,6 +254,7 @@ class RecordStore:
         if new_rows:
             self.conn.execute(r.insert(), new_rows)
         if changed_rows:
+            changed_rows.sort(key=lambda row: (row["_entity"], row["_record_id"]))
             self.conn.execute(r.update().where(
                 r.c.entity == sa.bindparam("_entity"),
                 r.c.record_id == sa.bindparam("_record_id")), changed_rows)
