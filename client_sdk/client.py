@@ -78,9 +78,32 @@ class SyncClient:
         self._clock.node = answer["device"]["id"]
         return answer["user"]
 
+    def logout(self) -> bool:
+        """Sign this device out; the replica and its unsent outbox stay for a later login.
+
+        Returns whether the server revoked the device's refresh tokens; offline (or with an
+        already dead session) the local tokens are forgotten all the same.
+        """
+        try:
+            self._api.call("POST", "/auth/logout", token=self.session.token())
+            told = True
+        except FieldsyncError:
+            told = False
+        self.session.forget()
+        return told
+
     @property
     def user(self) -> dict[str, Any] | None:
         return self.session.user
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether the device holds a session (it may still turn out revoked on sync)."""
+        return self.store.meta("refresh_token") is not None
+
+    @property
+    def server_url(self) -> str | None:
+        return self.store.meta("server_url")
 
     # -- reading ---------------------------------------------------------------------------
 
