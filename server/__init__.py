@@ -10,15 +10,18 @@ from flask import Flask
 from server.config import finalize, settings_from_env
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None):
+def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
+               instance_path: str | None = None):
     """Build the application.
 
     Settings come from `env` (default: the process environment), then `config` overrides
-    them (tests pass a dict). Raises server.config.ConfigError on an unsafe configuration.
+    them (tests pass a dict). `instance_path` is where the SQLite file and the development
+    secret live (default: Flask's instance folder). Raises server.config.ConfigError on an
+    unsafe configuration.
     """
     import os
 
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, instance_relative_config=False, instance_path=instance_path)
     app.config.from_mapping(settings_from_env(os.environ if env is None else env,
                                               app.instance_path))
     if config:
