@@ -99,10 +99,13 @@ class CliContext:
         if self._client is not None and server_url and server_url != self._client.server_url:
             self.close()
         if self._client is None:
-            self._client = SyncClient(
-                self.data or default_data_path(), server_url=server_url,
-                transport=self.transport, timeout=self.timeout,
-                retry=RetryPolicy(attempts=self.retries), pull_limit=self.pull_limit)
+            path = self.data or default_data_path()
+            try:
+                self._client = SyncClient(
+                    path, server_url=server_url, transport=self.transport, timeout=self.timeout,
+                    retry=RetryPolicy(attempts=self.retries), pull_limit=self.pull_limit)
+            except (OSError, sqlite3.Error) as exc:
+                raise CliError(f"cannot open the replica {path}: {exc}") from exc
         return self._client
 
     def field(self) -> FieldActions:

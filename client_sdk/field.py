@@ -113,7 +113,10 @@ class FieldActions:
         if visit.get("status") in ("completed", "cancelled"):
             raise refuse("status", f"the visit is {visit['status']}")
         fields = {"status": "checked_in", "checked_in_at": self._stamp()}
-        if latitude is not None or longitude is not None:
+        if (latitude is None) != (longitude is None):
+            raise refuse("longitude" if longitude is None else "latitude",
+                         "latitude and longitude go together")
+        if latitude is not None:
             fields["latitude"] = wire.coordinate(latitude, "latitude", 90)
             fields["longitude"] = wire.coordinate(longitude, "longitude", 180)
         self.client.update("visit", visit_id, fields)
@@ -197,7 +200,8 @@ class FieldActions:
 
     def _price_line(self, index: int, spec: LineSpec, prices: dict[str, str]) -> PricedLine:
         at = f"lines.{index}"
-        if isinstance(spec, str | bytes) or len(spec) not in (2, 3):
+        if not isinstance(spec, Sequence) or isinstance(spec, str | bytes) or (
+                len(spec) not in (2, 3)):
             raise refuse(at, "expected (product_id, quantity[, discount_pct])")
         product_id, quantity, discount = (*spec, "0")[:3]
         quantity = wire.whole_number(quantity, f"{at}.quantity", minimum=1)

@@ -272,3 +272,13 @@ def test_the_replica_lives_in_the_users_data_directory_unless_told_otherwise(
     result = CliRunner().invoke(cli, ["status", "--json"], obj=CliContext())
 
     assert as_json(result)["replica"] == str(tmp_path / "elsewhere.db")
+
+
+def test_a_replica_that_cannot_be_opened_is_one_line_not_a_traceback(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+
+    result = CliRunner().invoke(cli, ["--data", str(blocker / "replica.db"), "status"],
+                                obj=CliContext())
+
+    refused(result, f"cannot open the replica {blocker / 'replica.db'}", 1)

@@ -231,6 +231,8 @@ REP_MISTAKES = {
         ids["acc_n1"], [(ids["product1"], 1, "150")])),
     "no lines": ("lines", lambda f, ids, t: f.create_order(ids["acc_n1"], [])),
     "malformed line": ("lines.0", lambda f, ids, t: f.create_order(ids["acc_n1"], ["P-1"])),
+    "a line as a mapping": ("lines.0", lambda f, ids, t: f.create_order(
+        ids["acc_n1"], [{"product_id": ids["product1"], "quantity": 1}])),
     "unknown account field": ("colour", lambda f, ids, t: f.create_account(
         t["N"], "Café Bunt", colour="red")),
     "territory of another rep": ("territory_id", lambda f, ids, t: f.create_account(
@@ -281,6 +283,9 @@ def test_a_check_in_beyond_the_pole_is_refused_and_the_visit_stays_planned(conne
         rep.field.check_in(visit_id, latitude=95, longitude=0)
 
     assert refused.value.fields == {"latitude": ["must be between -90 and 90"]}
+    with pytest.raises(LocalValidationError) as half:
+        rep.field.check_in(visit_id, latitude=52.5)
+    assert half.value.fields == {"longitude": ["latitude and longitude go together"]}
     assert rep.client.get("visit", visit_id)["status"] == "planned"
 
 
