@@ -55,19 +55,30 @@ def pull(conn: sa.Connection, tables: SyncTables, keys: Iterable[str], token: st
                                 "pull again without a cursor", fields={"cursor": ["expired"]})
     cursor = _follow_scope(conn, tables, cursor, scope)
     if cursor.tasks:
-        changes, cursor = _task_page(conn, tables, cursor, scope, limit)
-        phase = "snapshot"
+        changes, after = _task_page(conn, tables, cursor, scope, limit)
+        phase, progress = "snapshot", _progress(cursor, after)
     else:
-        changes, cursor = _log_page(conn, tables, cursor, scope, limit)
-        phase = "changes"
-    more = bool(cursor.tasks) or bool(cursor.extra.get("more"))
-    return PullPage(changes, encode(cursor, secret), more, phase, _progress(cursor))
+        changes, after = _log_page(conn, tables, cursor, scope, limit)
+        phase, progress = "changes", {"snapshot_total": 0, "snapshot_done": 0}
+    more = bool(after.tasks) or bool(after.extra.get("more"))
+    return PullPage(changes, encode(after, secret), more, phase, progress)
 
 
-def _progress(cursor: Cursor) -> dict:
-    puts = [t for t in cursor.tasks if t.mode == PUT]
-    return {"snapshot_total": sum(t.total for t in puts),
-            "snapshot_done": sum(t.done for t in puts)}
+def _progress(before: Cursor, after: Cursor) -> dict:
+    """Snapshot records sent so far out of those due. A page works on the first task only;
+    when it finished that task, the task counts as complete."""
+    total = done = 0
+    for index, task in enumerate(before.tasks):
+        if task.mode != PUT:
+            continue
+        total += task.total
+        if index > 0:
+            done += task.done
+        elif after.tasks[:1] and after.tasks[0].keys == task.keys:
+            done += after.tasks[0].done
+        else:
+            done += task.total
+    return {"snapshot_total": total, "snapshot_done": min(done, total)}
 
 
 def _follow_scope(conn, tables: SyncTables, cursor: Cursor, scope: frozenset) -> Cursor:

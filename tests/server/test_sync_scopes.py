@@ -137,3 +137,17 @@ def test_deletes_reach_devices_in_scope_as_deletes(app, client):
     received = rep.sync()
     assert [(c["op"], c["id"]) for c in received] == [("delete", w.ids["contact_n1"])]
     assert not rep.has("contact", w.ids["contact_n1"])
+
+
+def test_snapshot_progress_counts_up_to_the_total_on_its_last_page(app, client):
+    w = build_world(app)
+    office = Device(client, w.user("office"))
+    pages = []
+    while True:
+        page = office.pull_page(limit=5)
+        pages.append(page)
+        if page["phase"] != "snapshot":
+            break
+    done = [p["progress"]["snapshot_done"] for p in pages if p["phase"] == "snapshot"]
+    assert done == [5, 10, 15, 18]
+    assert {p["progress"]["snapshot_total"] for p in pages[:-1]} == {18}
