@@ -39,6 +39,7 @@ USER_TYPE_MODULES = ("server.", "sync.")
 
 CONFIGURE_DEFAULTS = {
     "compare_type": True,
+    "compare_server_default": True,
     # SQLite cannot ALTER most things; batch mode copies the table instead.
     "render_as_batch": True,
 }
