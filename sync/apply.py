@@ -18,7 +18,7 @@ from sync import hlc as hlc_mod
 from sync.entities import Actor, EntitySpec, FieldErrors, Registry
 from sync.errors import MutationRejected
 from sync.merge import FieldMerge, MergeError, merge_fields
-from sync.policies import DeleteRule
+from sync.policies import DeleteRule, Policy
 from sync.protocol import FieldConflict, Mutation, MutationResult, Op, RecordState, Status
 from sync.records import ChangeEntry, Current, RecordStore
 from sync.store import SyncTables
@@ -128,19 +128,27 @@ class Applier:
                                   policy=policy, current_hlc=current.hlc, incoming_hlc=stamp)
         except MergeError as exc:
             raise reject("unmergeable", str(exc), **{exc.field: [str(exc)]}) from exc
+        counters = {k: v for k, v in merged.values.items()
+                    if policy.for_field(k).kind is Policy.COUNTER}
+        if counters:  # a merged total must still be a valid value (van stock never below 0)
+            _load(spec, counters, partial=True)
         conflicts = list(merged.conflicts)
         if concurrent_delete:
             conflicts.append(FieldConflict(None, "update_deleted", str(DeleteRule.UPDATE_WINS),
                                            base or None, None, incoming, "restored"))
-        return self._write_update(spec, m, current, merged, conflicts, stamp, may_postpone)
+        # Rules about transitions (a closed work order stays closed) judge the state the
+        # device edited; a concurrent change it never saw is the merge policy's to decide.
+        seen = {**current.data, **{k: v for k, v in base.items() if k in incoming}}
+        return self._write_update(spec, m, current, merged, conflicts, stamp, may_postpone,
+                                  seen)
 
     def _write_update(self, spec: EntitySpec, m: Mutation, current: Current,
                       merged: FieldMerge, conflicts: list[FieldConflict], stamp: str,
-                      may_postpone: bool) -> Outcome:
+                      may_postpone: bool, seen: dict[str, Any]) -> Outcome:
         data = self._derive(spec, {**current.data, **merged.values})
         changes = {k: v for k, v in data.items() if current.data.get(k) != v}
         conflicts += self._check_references(spec, m, changes, data, may_postpone)
-        self._check(spec, current.data, data)
+        self._check(spec, seen, data)
         keys = self._visible_keys(spec, current.record_id, data)
         if not changes and not current.deleted:
             self._store_conflicts(m, conflicts)
@@ -162,7 +170,7 @@ class Applier:
             return Outcome(self._result(m, Status.APPLIED, current, []))
         rule = spec.merge_policy.on_delete_updated
         conflicts: list[FieldConflict] = []
-        if m.base_version < current.version:
+        if self._updated_by_others(current, m.base_version):
             result = "kept" if rule is DeleteRule.UPDATE_WINS else "deleted"
             conflicts.append(FieldConflict(None, "delete_updated", str(rule), None,
                                            current.data, None, result))
@@ -175,6 +183,31 @@ class Applier:
         status = Status.CONFLICT if conflicts else Status.APPLIED
         return Outcome(self._result(m, status, record, conflicts),
                        [self._entry(record, current.keys)])
+
+    def _updated_by_others(self, current: Current, base_version: int) -> bool:
+        """Whether anyone but this device changed the record after `base_version`.
+
+        The device's own earlier mutations of the record raise its version too (earlier in
+        this batch, or in a batch whose answer it has not stored yet): deleting what it
+        edited itself is no concurrent update. A version is the device's if this transaction
+        wrote it, or if the change log's first entry for it names the device; a version whose
+        entries were compacted away counts as someone else's.
+        """
+        versions = range(base_version + 1, current.version + 1)
+        unknown = [v for v in versions
+                   if not self.store.made_here(current.entity, current.record_id, v)]
+        if not unknown or self.actor.device_id is None:
+            return bool(unknown)
+        c = self.tables.change
+        rows = self.conn.execute(
+            sa.select(c.c.version, c.c.device_id).where(
+                c.c.entity == current.entity, c.c.record_id == current.record_id,
+                c.c.version > base_version, c.c.version <= current.version,
+            ).order_by(c.c.seq))
+        authors: dict[int, str | None] = {}
+        for version, device_id in rows:
+            authors.setdefault(version, device_id)  # later entries only re-key (a cascade)
+        return any(authors.get(v) != self.actor.device_id for v in unknown)
 
     # -- rules shared by the operations --------------------------------------------------
 
@@ -261,7 +294,10 @@ class Applier:
         ])
 
     def prefetch(self, mutations) -> None:
-        """Load the batch's records and the records they reference in a few queries."""
+        """Load the batch's records and the records they reference in a few queries; the
+        records it updates or deletes are locked first (see RecordStore.prefetch)."""
+        self.store.prefetch(((m.entity, m.record_id) for m in mutations
+                             if m.op != Op.CREATE), lock=True)
         wanted = []
         for m in mutations:
             wanted.append((m.entity, m.record_id))

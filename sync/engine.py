@@ -20,6 +20,7 @@ from sync.entities import ALL, Actor, Registry
 from sync.errors import MutationRejected
 from sync.hlc import Clock
 from sync.protocol import DEFAULT_PULL_LIMIT, Mutation, MutationResult, Op, Status
+from sync.push import DB_REFUSALS
 from sync.sqltypes import utcnow
 from sync.store import SyncTables
 
@@ -63,7 +64,8 @@ class SyncEngine:
         now = now or utcnow()
         applier = Applier(conn, self.tables, self.registry, actor, clock=self.clock, now=now)
         entries, results = [], []
-        applier.store.prefetch((entity, record_id) for entity, record_id, _, _ in changes)
+        applier.store.prefetch(((entity, record_id) for entity, record_id, _, _ in changes),
+                               lock=True)
         for entity, record_id, op, fields in changes:
             current = applier.store.get(entity, record_id)
             mutation = Mutation(0, entity, record_id, Op(op),
@@ -72,7 +74,14 @@ class SyncEngine:
             outcome = applier.apply(mutation)
             entries += outcome.changes
             results.append(outcome.result)
-        applier.store.flush()
+        savepoint = conn.begin_nested()
+        try:
+            applier.store.flush()
+        except DB_REFUSALS as exc:
+            savepoint.rollback()
+            raise MutationRejected("integrity_error", "the record breaks a database constraint",
+                                   fields={"_record": [str(exc.orig).splitlines()[0]]}) from exc
+        savepoint.commit()
         changelog.append(conn, self.tables, entries)
         return results
 

@@ -70,7 +70,8 @@ WORK_ORDER_STATUS = state(
     "new", "scheduled", "dispatched", "on_hold", "in_progress", "completed", "closed",
     "cancelled",
 )
-ORDER_STATUS = state("draft", "submitted", "rejected", "approved", "fulfilled", "cancelled")
+# A fulfilled order was delivered: a concurrent cancellation comes too late.
+ORDER_STATUS = state("draft", "submitted", "rejected", "approved", "cancelled", "fulfilled")
 VISIT_STATUS = state("planned", "checked_in", "completed", "cancelled")
 
 UPDATE_WINS = DeleteRule.UPDATE_WINS

@@ -187,6 +187,6 @@ class AttachmentSchema(Schema):
     kind = enum(AttachmentKind)
     filename = text(200, required=True)
     content_type = fields.String(required=True, validate=validate.Regexp(r"^[\w.+-]+/[\w.+-]+$"))
-    size_bytes = count()
+    size_bytes = count(maximum=2**63 - 1)
     sha256 = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
     captured_at = timestamp()

@@ -68,9 +68,13 @@ def text(max_length: int | None = None, *, required: bool = False, **kwargs) -> 
     return fields.String(required=required, allow_none=not required, validate=checks, **kwargs)
 
 
-def count(*, minimum: int = 0, required: bool = True, **kwargs) -> fields.Integer:
-    return fields.Integer(strict=True, required=required, validate=validate.Range(min=minimum),
-                          **kwargs)
+INT32_MAX = 2**31 - 1  # INTEGER columns hold this much on PostgreSQL (SQLite holds more)
+
+
+def count(*, minimum: int = 0, maximum: int = INT32_MAX, required: bool = True,
+          **kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, required=required,
+                          validate=validate.Range(min=minimum, max=maximum), **kwargs)
 
 
 def ref(*, required: bool = True, **kwargs) -> UUIDString:

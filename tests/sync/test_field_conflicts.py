@@ -186,9 +186,6 @@ def test_a_field_sent_without_its_base_is_decided_by_its_policy(h):
     assert field_conflict(h, "account", account)["base"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: ORDER_STATUS ranks cancelled above the "
-                   "terminal fulfilled, so the merge picks a status the order's terminal-state "
-                   "rule refuses and the whole mutation (notes too) is rejected")
 def test_cancelling_an_order_fulfilled_meanwhile_keeps_the_reps_other_edits(h):
     order = uid()
     h.write("order", order, Op.CREATE, {"account_id": h.w.ids["acc_n1"],
@@ -203,3 +200,21 @@ def test_cancelling_an_order_fulfilled_meanwhile_keeps_the_reps_other_edits(h):
 
     assert result.status is not Status.REJECTED, result.error
     assert h.record("order", order).data["notes"] == "Customer called"
+    assert h.record("order", order).data["status"] == "fulfilled"
+
+
+def test_a_technician_who_saw_a_closed_work_order_cannot_reopen_it(h):
+    h.write("work_order", h.w.ids["wo_a"], Op.UPDATE, {"status": "closed"})
+    [result] = h.push("tech_a", [update(1, "work_order", h.w.ids["wo_a"], 2,
+                                        {"status": "in_progress"}, base={"status": "closed"})])
+    assert result.status is Status.REJECTED
+    assert result.error.code == "validation_failed" and "status" in result.error.fields
+
+
+def test_a_cancellation_made_offline_beats_a_concurrent_close(h):
+    h.write("work_order", h.w.ids["wo_a"], Op.UPDATE, {"status": "closed"})
+    [result] = h.push("dispatcher", [update(1, "work_order", h.w.ids["wo_a"], 1,
+                                            {"status": "cancelled"},
+                                            base={"status": "dispatched"})])
+    assert result.status is Status.CONFLICT
+    assert h.record("work_order", h.w.ids["wo_a"]).data["status"] == "cancelled"

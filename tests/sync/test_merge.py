@@ -178,10 +178,11 @@ def test_cancelled_beats_every_other_work_order_state_from_either_side(other):
     assert only_conflict(as_client).result == "cancelled"
 
 
-def test_order_cancelled_beats_fulfilled():
+def test_a_fulfilled_order_is_not_undone_by_a_concurrent_cancellation():
     result = merge({"status": "fulfilled"}, {"status": "submitted"}, {"status": "cancelled"},
-                   fields={"status": ORDER_STATUS}, current_hlc=LATE, incoming_hlc=EARLY)
-    assert result.values == {"status": "cancelled"}
+                   fields={"status": ORDER_STATUS}, current_hlc=EARLY, incoming_hlc=LATE)
+    assert result.values == {}
+    assert result.conflicts[0].result == "fulfilled"
 
 
 def test_states_of_equal_rank_fall_back_to_last_writer_wins():

@@ -340,23 +340,43 @@ def test_a_retry_racing_the_original_delivery_applies_the_batch_once(h):
     assert count(h, T.receipt) == 3
 
 
-def test_a_value_the_database_cannot_store_rejects_only_its_own_mutation(h):
-    # 2**70 fits no integer column (PostgreSQL: DataError; SQLite: OverflowError on bind).
+def test_a_counter_merged_beyond_what_the_column_holds_rejects_only_its_own_mutation(h):
     ids = h.w.ids
+    h.write("van_stock", ids["van_a"], Op.UPDATE, {"quantity": 12})  # the office restocks
     batch = [
-        update(1, "van_stock", ids["van_a"], 1, {"quantity": 2**70}, base={"quantity": 10}),
+        update(1, "van_stock", ids["van_a"], 1, {"quantity": 2**31 - 1}, base={"quantity": 10}),
         update(2, "work_order", ids["wo_a"], 1, {"status": "in_progress"}),
     ]
 
     results = h.push("tech_a", batch)
 
     assert [r.status for r in results] == [Status.REJECTED, Status.APPLIED]
-    assert results[0].error.code == "integrity_error"
-    assert h.record("van_stock", ids["van_a"]).data["quantity"] == 10
+    assert results[0].error.code == "validation_failed"
+    assert "quantity" in results[0].error.fields
+    assert h.record("van_stock", ids["van_a"]).data["quantity"] == 12
     assert h.record("work_order", ids["wo_a"]).data["status"] == "in_progress"
     [stored] = h.rejections("tech_a")
     assert stored["mutation"] == batch[0].to_wire()
     assert device_row(h, "tech_a")["last_mutation_id"] == 2
+
+
+def test_a_constraint_only_the_database_knows_rejects_only_its_own_mutation(h):
+    # account_number is unique: validation cannot see it, the bulk write fails, and the batch
+    # is redone one mutation at a time.
+    ids, territory = h.w.ids, h.w.territories["N"]
+    h.write("account", ids["acc_n2"], Op.UPDATE, {"account_number": "K-1"})
+    batch = [
+        create(1, "account", uid(), {"territory_id": territory, "name": "Twin",
+                                     "account_number": "K-1"}),
+        update(2, "account", ids["acc_n1"], 1, {"city": "Kiel"}),
+    ]
+
+    results = h.push("rep_n", batch)
+
+    assert [r.status for r in results] == [Status.REJECTED, Status.APPLIED]
+    assert results[0].error.code == "integrity_error"
+    assert h.record("account", ids["acc_n1"]).data["city"] == "Kiel"
+    assert [r["code"] for r in h.rejections("rep_n")] == ["integrity_error"]
 
 
 def test_a_replay_after_its_receipts_expired_still_applies_nothing(h):
