@@ -1,0 +1,106 @@
+"""Scenario 2, bulk push: one client creates accounts offline, then pushes them in batches.
+
+A rep's `SyncClient` (signed in and synced once) creates N new accounts with no network, then
+`sync()` pushes them in batches of 500 to gunicorn (one worker) on a SQLite file. Measured:
+mutations per second for the push phase as the client sees it and for the server alone, and
+the first and last batches, to show whether pushing slows down as the tables grow.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.report import Row
+from bench.scenarios import data, seeding
+from bench.scenarios.measure import (
+    ClientProfile,
+    Recorder,
+    TimedTransport,
+    median,
+    only,
+    peak_rss_mib,
+    reset_own_peak,
+)
+from bench.scenarios.servers import bench_server
+from client_sdk import SyncClient
+
+NAME = "bulk_push"
+TITLE = "2 bulk push"
+COUNT, QUICK_COUNT = 10_000, 2_000
+BATCH = 500
+WARM_UP = 50
+TARGET_RATE = 10_000  # mutations per second
+# "Not slowing as the table grows": the last batches may take at most this much longer than
+# the first ones (server time, median of EDGE batches at each end).
+SLOWDOWN_LIMIT, EDGE = 1.25, 3
+
+
+def floor_counts(quick: bool) -> tuple[int, ...]:
+    return (QUICK_COUNT if quick else COUNT,)
+
+
+def run(ctx) -> list[Row]:
+    count = QUICK_COUNT if ctx.quick else COUNT
+    folder = ctx.folder(f"{NAME}-{count}")
+    url = f"sqlite:///{folder / 'server.sqlite'}"
+    engine = seeding.create_schema(url)
+    territories = seeding.add_territories(engine, ["P1"])
+    rep = seeding.add_reps(engine, territories, [("rep.p1@bench.example", "P1")])[0]
+    engine.dispose()
+    with bench_server(ctx, folder, url) as server:
+        recorder = Recorder()
+        client = SyncClient(folder / "replica.sqlite", server_url=server.url,
+                            transport=TimedTransport(recorder), push_batch=BATCH)
+        client.login(rep.email, seeding.PASSWORD, "bench laptop")
+        _create_offline(client, rep.territory_id, WARM_UP, label="W")
+        client.sync()  # warms the server's push path, so the first batch is not a cold start
+        ctx.log(f"{NAME}: creating {count:,} accounts offline")
+        offline = _create_offline(client, rep.territory_id, count)
+        recorder.take()
+        reset_own_peak()
+        ctx.log(f"{NAME}: pushing {count:,} mutations in batches of {BATCH}")
+        with ClientProfile(ctx.profile, folder / "client-profile.txt"):
+            started = time.perf_counter()
+            report = client.sync()
+            finished = time.perf_counter()
+        client_mib, server_mib = peak_rss_mib(), server.peak_rss_mib()
+        client.close()
+    if report.applied != count or report.rejected or report.conflicts:
+        raise RuntimeError(f"{NAME}: {report}")
+    exchanges = recorder.take()
+    pushes, pulls = only(exchanges, "/sync/push"), only(exchanges, "/sync/pull")
+    push_seconds = (pulls[0].started if pulls else finished) - started
+    ctx.note(f"{TITLE}: {len(pushes)} batches; the sync that pushed them then pulled the "
+             f"{report.pulled:,} changes back in {finished - started - push_seconds:.2f} s; "
+             f"creating the {count:,} accounts offline took {offline:.2f} s "
+             f"({count / offline:,.0f}/s, one local transaction each).")
+    return _rows(ctx, count, push_seconds, pushes, server_mib, client_mib)
+
+
+def _create_offline(client: SyncClient, territory_id: str, count: int, *,
+                    label: str = "P") -> float:
+    started = time.perf_counter()
+    for record in data.accounts(territory_id, count, label=label):
+        fields = {k: v for k, v in record.items() if k != "id"}
+        client.create("account", fields, record_id=record["id"])
+    return time.perf_counter() - started
+
+
+def _rows(ctx, count, push_seconds, pushes, server_mib, client_mib) -> list[Row]:
+    server_ms = [p.server_ms for p in pushes]
+    rate = count / push_seconds
+    edge = max(1, min(EDGE, len(server_ms) // 2))
+    first, last = median(server_ms[:edge]), median(server_ms[-edge:])
+    size = f"{count:,}"
+    return [
+        Row(TITLE, size, f"mutations/s, push phase end to end (batches of {BATCH})",
+            f"{rate:,.0f} ({push_seconds:.2f} s)", ctx.floor.ratio(count, push_seconds),
+            f"≥ {TARGET_RATE:,}/s", rate >= TARGET_RATE, server_mib, client_mib),
+        Row(TITLE, size, "mutations/s, server time only",
+            f"{count / (sum(server_ms) / 1000):,.0f} ({sum(server_ms) / 1000:.2f} s)",
+            ctx.floor.ratio(count, sum(server_ms) / 1000)),
+        Row(TITLE, size, f"first → last batches (server, median of {edge})",
+            f"{BATCH / first * 1000:,.0f}/s ({first:.0f} ms) → "
+            f"{BATCH / last * 1000:,.0f}/s ({last:.0f} ms)", None,
+            f"last ≤ {SLOWDOWN_LIMIT:g}x first", last <= SLOWDOWN_LIMIT * first),
+    ]

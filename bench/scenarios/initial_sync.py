@@ -1,0 +1,95 @@
+"""Scenario 1, initial sync: a fresh SDK client downloads a territory of N accounts.
+
+The accounts are seeded through the engine's bulk path; the server is gunicorn (one worker)
+on a SQLite file; the client is a `SyncClient` with its replica in the work folder, signed in
+as a rep of the territory, calling `sync()` once over loopback HTTP. Measured: records per
+second end to end, and the server's own time per pull page (Server-Timing).
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.report import Row
+from bench.scenarios import data, seeding
+from bench.scenarios.measure import (
+    ClientProfile,
+    Recorder,
+    TimedTransport,
+    median,
+    only,
+    peak_rss_mib,
+    reset_own_peak,
+)
+from bench.scenarios.servers import bench_server
+from client_sdk import SyncClient
+
+NAME = "initial_sync"
+TITLE = "1 initial sync"
+SIZES = (20_000, 100_000)
+QUICK_SIZES = (2_000,)
+TARGET_SIZE, TARGET_RATIO = 20_000, 2.0
+PULL_LIMIT = 1000  # the SDK's default page size
+
+
+def floor_counts(quick: bool) -> tuple[int, ...]:
+    return QUICK_SIZES if quick else SIZES
+
+
+def run(ctx) -> list[Row]:
+    rows = []
+    for size in QUICK_SIZES if ctx.quick else SIZES:
+        rows += _measure(ctx, size)
+    return rows
+
+
+def _measure(ctx, size: int) -> list[Row]:
+    folder = ctx.folder(f"{NAME}-{size}")
+    url = f"sqlite:///{folder / 'server.sqlite'}"
+    engine = seeding.create_schema(url)
+    territories = seeding.add_territories(engine, ["S1"])
+    rep = seeding.add_reps(engine, territories, [("rep.s1@bench.example", "S1")])[0]
+    ctx.log(f"{NAME}: seeding {size:,} accounts through import_records")
+    _, seed_seconds = seeding.import_accounts(engine, data.accounts(rep.territory_id, size,
+                                                                    label="S"))
+    engine.dispose()
+    with bench_server(ctx, folder, url) as server:
+        recorder = Recorder()
+        client = SyncClient(folder / "replica.sqlite", server_url=server.url,
+                            transport=TimedTransport(recorder), pull_limit=PULL_LIMIT)
+        client.login(rep.email, seeding.PASSWORD, "bench laptop")
+        recorder.take()
+        reset_own_peak()
+        ctx.log(f"{NAME}: syncing {size:,} accounts")
+        with ClientProfile(ctx.profile, folder / "client-profile.txt"):
+            started = time.perf_counter()
+            report = client.sync()
+            seconds = time.perf_counter() - started
+        client_mib, server_mib = peak_rss_mib(), server.peak_rss_mib()
+        held = client.status().records
+        client.close()
+    if held != size + 1:  # the accounts and their territory
+        raise RuntimeError(f"{NAME}: the replica holds {held} records, expected {size + 1}")
+    pages = only(recorder.take(), "/sync/pull")
+    return _rows(ctx, size, seconds, seed_seconds, pages, report, server_mib, client_mib)
+
+
+def _rows(ctx, size, seconds, seed_seconds, pages, report, server_mib, client_mib) -> list[Row]:
+    server_ms = [p.server_ms for p in pages if p.server_ms is not None]
+    http_seconds = sum(p.seconds for p in pages)
+    ratio = ctx.floor.ratio(size, seconds)
+    target = f"≤ {TARGET_RATIO:g}x floor" if size == TARGET_SIZE else ""
+    met = ratio <= TARGET_RATIO if size == TARGET_SIZE else None
+    ctx.note(f"{TITLE} ({size:,}): {report.pages} pages; wall {seconds:.2f} s = HTTP "
+             f"{http_seconds:.2f} s (server {sum(server_ms) / 1000:.2f} s) + client "
+             f"{seconds - http_seconds:.2f} s applying pages; "
+             f"{sum(p.received for p in pages) / 1e6:.1f} MB received.")
+    return [
+        Row(TITLE, f"{size:,}", "records/s end to end", f"{size / seconds:,.0f} ({seconds:.2f} s)",
+            ratio, target, met, server_mib, client_mib),
+        Row(TITLE, f"{size:,}", f"server time per page (up to {PULL_LIMIT:,} records)",
+            f"median {median(server_ms):.1f} ms, max {max(server_ms, default=0):.1f} ms", None,
+            "", None),
+        Row(TITLE, f"{size:,}", "seeding via import_records (set-up)",
+            f"{size / seed_seconds:,.0f} records/s", ctx.floor.ratio(size, seed_seconds)),
+    ]

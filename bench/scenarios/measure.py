@@ -1,0 +1,201 @@
+"""Measuring: HTTP exchanges as the client sees them (with the server's own time), percentiles
+and peak memory of this process and of server processes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SERVER_TIMING = "server-timing"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request: when it started, how long it took end to end (body included)."""
+
+    method: str
+    path: str
+    started: float
+    seconds: float
+    status: int  # 0 when the request failed before an answer
+    server_ms: float | None  # the view's own time, from the bench app's Server-Timing header
+    sent: int
+    received: int
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class Recorder:
+    """A thread-safe list of exchanges that several transports can share."""
+
+    def __init__(self) -> None:
+        self._items: list[Exchange] = []
+        self._lock = threading.Lock()
+
+    def add(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._items.append(exchange)
+
+    def take(self) -> list[Exchange]:
+        """Everything recorded so far; the recorder starts empty again."""
+        with self._lock:
+            items, self._items = self._items, []
+        return items
+
+
+class TimedTransport(httpx.BaseTransport):
+    """An httpx transport over real sockets that times each exchange, body included."""
+
+    def __init__(self, recorder: Recorder | None = None):
+        self.recorder = recorder or Recorder()
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        sent = len(request.content)
+        try:
+            response = self._inner.handle_request(request)
+            response.read()  # the body belongs to the exchange's time
+        except httpx.TransportError:
+            self.recorder.add(Exchange(request.method, request.url.path, started,
+                                       time.perf_counter() - started, 0, None, sent, 0))
+            raise
+        seconds = time.perf_counter() - started
+        self.recorder.add(Exchange(request.method, request.url.path, started, seconds,
+                                   response.status_code, server_ms(response), sent,
+                                   len(response.content)))
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def server_ms(response: httpx.Response) -> float | None:
+    """The `app;dur=` figure of a Server-Timing header, in milliseconds."""
+    for part in response.headers.get(SERVER_TIMING, "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name == "app" and params.startswith("dur="):
+            return float(params[4:])
+    return None
+
+
+def only(exchanges: Iterable[Exchange], suffix: str) -> list[Exchange]:
+    return [e for e in exchanges if e.path.endswith(suffix)]
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def _status_kib(pid: int | str, field: str) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def peak_rss_mib(pid: int | str = "self") -> float | None:
+    """A process's peak resident set size (VmHWM) in MiB; None when it cannot be read."""
+    kib = _status_kib(pid, "VmHWM")
+    return None if kib is None else kib / 1024
+
+
+def reset_own_peak() -> bool:
+    """Start this process's peak RSS afresh (Linux: write 5 to clear_refs).
+
+    Lets one process report a peak per scenario; returns False where the kernel refuses,
+    and the figure then covers everything since the process started.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def descendants(pid: int) -> list[int]:
+    """The process ids below `pid` (children, their children, ...)."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        try:
+            tasks = Path(f"/proc/{parent}/task").iterdir()
+            children = [int(c) for t in tasks for c in (t / "children").read_text().split()]
+        except OSError:
+            continue
+        found += children
+        queue += children
+    return found
+
+
+# -- profiles ------------------------------------------------------------------------------
+
+
+def write_profile_summary(stats_files: Sequence[Path], out: Path, *, limit: int = 30) -> Path:
+    """Merge cProfile dumps and write the top functions by own and cumulative time."""
+    import io
+    import pstats
+
+    buffer = io.StringIO()
+    stats = pstats.Stats(*map(str, stats_files), stream=buffer)
+    stats.strip_dirs()
+    for order in ("tottime", "cumulative"):
+        buffer.write(f"\n==== by {order} ====\n")
+        stats.sort_stats(order).print_stats(limit)
+    out.write_text(buffer.getvalue())
+    return out
+
+
+class ClientProfile:
+    """cProfile around in-process (client) work when enabled; a no-op otherwise."""
+
+    def __init__(self, enabled: bool, out: Path):
+        import cProfile
+
+        self.out = out
+        self._profile = cProfile.Profile() if enabled else None
+
+    def __enter__(self) -> ClientProfile:
+        if self._profile is not None:
+            self._profile.enable()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._profile is None:
+            return
+        self._profile.disable()
+        dump = self.out.with_suffix(".pstats")
+        self._profile.dump_stats(dump)
+        write_profile_summary([dump], self.out)
