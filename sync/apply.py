@@ -100,7 +100,8 @@ class Applier:
         data = self._derive(spec, data)
         conflicts = self._check_references(spec, m, data, data, may_postpone)
         self._check(spec, None, data)
-        keys = self._visible_keys(spec, m.record_id, data)
+        moved_away = any(c.kind == "parent_out_of_scope" for c in conflicts)
+        keys = self._visible_keys(spec, m.record_id, data, allow_hidden=moved_away)
         record = self.store.insert(spec, m.record_id, data, hlc=stamp, keys=keys, now=self.now,
                                    device_id=self.actor.device_id)
         self._store_conflicts(m, conflicts)
@@ -229,9 +230,10 @@ class Applier:
         if errors:
             raise reject("validation_failed", "the record breaks a rule of its entity", **errors)
 
-    def _visible_keys(self, spec: EntitySpec, record_id: str, data) -> frozenset[str]:
+    def _visible_keys(self, spec: EntitySpec, record_id: str, data, *,
+                      allow_hidden: bool = False) -> frozenset[str]:
         keys = self.store.scope_of(spec, record_id, data)
-        if not self.actor.sees(keys):
+        if not allow_hidden and not self.actor.sees(keys):
             raise reject("out_of_scope", f"this {spec.name} would be outside what you may see")
         return keys
 
@@ -245,6 +247,14 @@ class Applier:
             parent = self.store.get(target, value)
             if parent is None and may_postpone and (target, value) in self.pending_creates:
                 raise Postpone
+            append_only = spec.merge_policy.append_only
+            if parent is not None and not self.actor.sees(parent.keys) and append_only \
+                    and self._saw_before(parent):
+                # Its parent left the author's scope meanwhile (a work order reassigned):
+                # the child is kept, and the back office decides.
+                conflicts.append(FieldConflict(name, "parent_out_of_scope", "append_only",
+                                               None, None, value, "kept", open=True))
+                continue
             if parent is None or not self.actor.sees(parent.keys):
                 raise reject("missing_reference", f"{name} names no {target} you can see",
                              **{name: [f"unknown {target}"]})
@@ -255,6 +265,13 @@ class Applier:
                 conflicts.append(FieldConflict(name, "parent_deleted", "append_only", None,
                                                None, value, "kept", open=True))
         return conflicts
+
+    def _saw_before(self, record: Current) -> bool:
+        """Whether the record was in the actor's scope within the retained change history."""
+        c = self.tables.change
+        history = self.conn.execute(sa.select(c.c.scope_keys).where(
+            c.c.entity == record.entity, c.c.record_id == record.record_id)).scalars()
+        return any(self.actor.sees(keys.split()) for keys in history)
 
     def _cascade(self, spec: EntitySpec, parent: Current) -> list[ChangeEntry]:
         """Children inherit scope: re-key them (and theirs) after the parent's keys changed."""

@@ -395,9 +395,6 @@ def test_a_replay_after_its_receipts_expired_still_applies_nothing(h):
     assert h.change_count() == logged
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: an append-only child is refused when its "
-                   "parent left the author's scope meanwhile (issue 4: never lost to a "
-                   "concurrent edit of the parent); needs a design decision on authorisation")
 def test_a_time_entry_logged_on_a_work_order_reassigned_meanwhile_is_kept(h):
     entry = uid()
     h.write("work_order", h.w.ids["wo_a"], Op.UPDATE, {"technician_id": h.w.users["tech_b"].id})
@@ -406,5 +403,14 @@ def test_a_time_entry_logged_on_a_work_order_reassigned_meanwhile_is_kept(h):
         "work_order_id": h.w.ids["wo_a"], "technician_id": h.w.users["tech_a"].id,
         "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": 30})])
 
-    assert result.status is not Status.REJECTED, result.error
+    assert result.status is Status.CONFLICT, result.error
     assert not h.record("time_entry", entry).deleted
+    assert [(c.kind, c.open) for c in result.conflicts] == [("parent_out_of_scope", True)]
+
+
+def test_a_child_of_a_work_order_the_technician_never_had_is_refused(h):
+    [result] = h.push("tech_a", [create(1, "time_entry", uid(), {
+        "work_order_id": h.w.ids["wo_b"], "technician_id": h.w.users["tech_a"].id,
+        "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": 30})])
+    assert result.status is Status.REJECTED
+    assert result.error.code == "missing_reference"
