@@ -294,6 +294,8 @@ class Applier:
                 conflicts) -> MutationResult:
         state = RecordState(record.entity, record.record_id, record.version, record.hlc,
                             record.deleted, record.data)
+        if not self.actor.sees(record.keys):
+            state = None  # kept, but now outside the author's scope: the device drops it
         return MutationResult(m.mutation_id, status, m.entity, m.record_id, state,
                               tuple(conflicts))
 
