@@ -109,10 +109,14 @@ def _database_label(app: Flask) -> str:
 
 def _refusal(exc) -> click.ClickException:
     """A refusal with per-field messages (UserError, SyncError) as a readable CLI error."""
-    details = "".join(
-        f"\n  {field}: {' '.join(messages)}" for field, messages in exc.fields.items()
-    )
+    details = "".join(f"\n  {field}: {_messages(value)}" for field, value in exc.fields.items())
     return click.ClickException(f"{exc.message}{details}")
+
+
+def _messages(value) -> str:
+    if isinstance(value, list | tuple):
+        return " ".join(str(item) for item in value)
+    return str(value)
 
 
 def _read_password(password_stdin: bool) -> str:

@@ -12,6 +12,7 @@ from flask.cli import ScriptInfo
 from server import create_app
 from server.cli import cli
 from server.config import settings_from_env
+from server.demo import generate_demo
 from server.extensions import db
 from server.models import Account, User
 from server.services.users import verify_credentials
@@ -107,6 +108,21 @@ def test_seed_demo_fills_an_empty_database_and_prints_the_logins(app, runner):
         assert admin.email in result.output
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 20
     assert stored_user(app, admin.email) is not None
+
+
+def test_seed_demo_reports_a_record_the_engine_refuses_and_stores_nothing(app, runner,
+                                                                          monkeypatch):
+    def broken_company(**kwargs):
+        company = generate_demo(**kwargs)
+        company.records["work_order"][0]["status"] = "exploded"
+        return company
+
+    monkeypatch.setattr("server.cli.generate_demo", broken_company)
+    result = runner.invoke(cli, ["seed-demo", "--accounts", "20"])
+
+    assert_refused(result, "invalid work_order fields\n  status: ")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
 
 
 def test_seed_demo_refuses_a_database_that_has_users(app, runner):
