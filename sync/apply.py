@@ -114,7 +114,7 @@ class Applier:
                 may_postpone: bool) -> Outcome:
         incoming = _load(spec, m.fields, partial=True)
         self._authorize(spec, "update", current.data, incoming)
-        base = current.data if m.base_version == current.version else _load_base(spec, m.base)
+        base = _base(spec, m, current)
         policy = spec.merge_policy
         # Deleted since the device's base version: the policy decides. A writer that saw the
         # tombstone (base_version is its version) restores the record on purpose.
@@ -362,6 +362,18 @@ def _load(spec: EntitySpec, values: Mapping[str, Any], *, partial: bool) -> dict
         return spec.codec.load(values, partial=partial)
     except FieldErrors as exc:
         raise reject("validation_failed", f"invalid {spec.name} fields", **exc.fields) from exc
+
+
+def _base(spec: EntitySpec, m: Mutation, current: Current) -> dict[str, Any]:
+    """The values the device edited from: the current record when it edited the current
+    version, except counters, whose base is always the one sent. A counter's base is the
+    device's view, which may include its own earlier mutations that changed nothing here
+    (rejected ones, say a count below zero): the increment it meant is fields - base."""
+    base = current.data if m.base_version == current.version else _load_base(spec, m.base)
+    policy = spec.merge_policy
+    sent = {k: v for k, v in m.base.items()
+            if k in m.fields and policy.for_field(k).kind is Policy.COUNTER}
+    return {**base, **sent}
 
 
 def _load_base(spec: EntitySpec, base: Mapping[str, Any]) -> dict[str, Any]:
