@@ -30,9 +30,9 @@ COUNT, QUICK_COUNT = 10_000, 2_000
 BATCH = 500
 WARM_UP = 50
 TARGET_RATE = 10_000  # mutations per second
-# "Not slowing as the table grows": the last batches may take at most this much longer than
-# the first ones (server time, median of EDGE batches at each end).
-SLOWDOWN_LIMIT, EDGE = 1.25, 3
+# "Not slowing as the table grows": the last quarter of the batches may take at most this
+# much longer than the first quarter (server time, medians).
+SLOWDOWN_LIMIT = 1.25
 
 
 def floor_counts(quick: bool) -> tuple[int, ...]:
@@ -89,7 +89,7 @@ def _create_offline(client: SyncClient, territory_id: str, count: int, *,
 def _rows(ctx, count, push_seconds, pushes, server_mib, client_mib) -> list[Row]:
     server_ms = [p.server_ms for p in pushes]
     rate = count / push_seconds
-    edge = max(1, min(EDGE, len(server_ms) // 2))
+    edge = max(1, len(server_ms) // 4)
     first, last = median(server_ms[:edge]), median(server_ms[-edge:])
     size = f"{count:,}"
     return [

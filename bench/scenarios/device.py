@@ -1,22 +1,30 @@
 """A light simulated device: the SDK's HTTP calls (`client_sdk.api.Api`) and an in-memory
-replica, so hundreds of devices fit in one process. No retries: every failure is counted.
+replica, so hundreds of devices fit in one process.
+
+Like the SDK, a device re-sends a request that failed in transit (a kept-alive connection
+that the server closed just then); the protocol makes that safe. Such retries are counted
+apart; a request that still fails, an error answer or a rejected mutation is an error.
 """
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.scenarios import data, seeding
 from bench.scenarios.measure import Recorder, TimedTransport
 from client_sdk.api import Api
-from client_sdk.errors import FieldsyncError
+from client_sdk.errors import FieldsyncError, OfflineError
 from sync.hlc import Clock
 from sync.protocol import Mutation, MutationResult, Op, Status
 
 PAGE = 1000
 MAX_PAGES = 200  # a bound on one pull loop
+RETRIES = 2  # re-sends of a request that failed in transit
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,6 +33,7 @@ class DeviceLog:
     errors: list[str] = field(default_factory=list)
     conflicts: int = 0
     mutations: int = 0
+    retries: int = 0
 
 
 class SimDevice:
@@ -48,7 +57,7 @@ class SimDevice:
 
     def pull_all(self) -> None:
         for _ in range(MAX_PAGES):
-            page = self.api.pull(self.token, self.cursor, PAGE)
+            page = self._call(lambda: self.api.pull(self.token, self.cursor, PAGE))
             for change in page["changes"]:
                 key = (change["entity"], change["id"])
                 if change["op"] == "put":
@@ -65,7 +74,7 @@ class SimDevice:
         """Make changes, push them, pull; a failure is logged and ends the round."""
         try:
             mutations = self._changes(round_no, creates, updates)
-            results = self.api.push(self.token, mutations)
+            results = self._call(lambda: self.api.push(self.token, mutations))
             for result in results:
                 self._take(result)
             self.pull_all()
@@ -74,6 +83,17 @@ class SimDevice:
 
     def close(self) -> None:
         self.api.close()
+
+    def _call(self, request: Callable[[], T]) -> T:
+        for attempt in range(RETRIES + 1):
+            try:
+                return request()
+            except OfflineError:
+                if attempt == RETRIES:
+                    raise
+                self.log.retries += 1
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _changes(self, round_no: int, creates: int, updates: int) -> list[Mutation]:
         mutations = []

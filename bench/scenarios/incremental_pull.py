@@ -106,7 +106,7 @@ def _measure(ctx, url: str, size: int, reps, home_ids: list[str]) -> tuple[float
         writer.sync()
         reset_own_peak()
         ctx.log(f"{NAME}: {repeats} rounds of {CHANGED} changes at {size:,} accounts")
-        timings = [_round(reader, writer, recorder, home_ids, number)
+        timings = [_round(reader, writer, recorder, home_ids, number, f"s{size}")
                    for number in range(WARM_UP + repeats)][WARM_UP:]
         client_mib, server_mib = peak_rss_mib(), server.peak_rss_mib()
         reader.close()
@@ -124,12 +124,13 @@ def _measure(ctx, url: str, size: int, reps, home_ids: list[str]) -> tuple[float
 
 
 def _round(reader: SyncClient, writer: SyncClient, recorder: Recorder, home_ids: list[str],
-           number: int) -> tuple[float, float, float]:
+           number: int, tag: str) -> tuple[float, float, float]:
     """Writer changes CHANGED accounts and pushes; returns the reader's (sync ms, server ms,
     HTTP ms) for pulling them."""
     start = number * CHANGED % len(home_ids)
     for record_id in (home_ids * 2)[start:start + CHANGED]:
-        writer.update("account", record_id, {"phone": f"+1 312-555-{number:04d}"})
+        # A value no earlier round or size wrote: an unchanged field is not sent at all.
+        writer.update("account", record_id, {"phone": f"+1 312-555-{number:04d} {tag}"})
     writer.sync()
     recorder.take()
     started = time.perf_counter()
