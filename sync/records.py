@@ -62,6 +62,7 @@ class RecordStore:
         self._rows: dict[Key, dict[str, Any]] = {}  # domain columns to write
         self._dirty: dict[Key, datetime] = {}  # records whose sync view must be written
         self._conflicts: list[dict[str, Any]] = []
+        self._made: set[tuple[str, str, int]] = set()  # versions written by this transaction
         self._journal: list[tuple[dict, Key, Any]] | None = None
         self._table_order = {t.name: i for i, t in enumerate(tables.record.metadata.sorted_tables)}
 
@@ -97,20 +98,29 @@ class RecordStore:
             self.prefetch([key])
         return self._cache[key]
 
-    def prefetch(self, keys: Iterable[Key]) -> None:
-        """Load many records in a few queries (one per entity)."""
+    def prefetch(self, keys: Iterable[Key], *, lock: bool = False) -> None:
+        """Load many records in a few queries (one per entity).
+
+        With `lock`, the rows are locked until the transaction ends (PostgreSQL; SQLite's
+        writers are serialised already), in key order so writers wait rather than deadlock:
+        two writers changing the same record then merge one after the other, the second on
+        top of the first's committed version instead of overwriting it with a stale copy.
+        Lock the records to be written before reading anything else in the transaction.
+        """
         wanted: dict[str, list[str]] = {}
-        for entity, record_id in keys:
+        for entity, record_id in sorted(keys) if lock else keys:
             if (entity, record_id) not in self._cache and record_id:
                 wanted.setdefault(entity, []).append(record_id)
         r = self.t.record
         for entity, ids in wanted.items():
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
-                rows = self.conn.execute(
-                    sa.select(r.c.record_id, r.c.version, r.c.hlc, r.c.scope, r.c.payload,
-                              r.c.deleted).where(r.c.entity == entity,
-                                                 r.c.record_id.in_(chunk)))
+                query = sa.select(r.c.record_id, r.c.version, r.c.hlc, r.c.scope, r.c.payload,
+                                  r.c.deleted).where(r.c.entity == entity,
+                                                     r.c.record_id.in_(chunk))
+                if lock and self.conn.dialect.name == "postgresql":
+                    query = query.order_by(r.c.record_id).with_for_update()
+                rows = self.conn.execute(query)
                 found = {row.record_id: row for row in rows}
                 for record_id in chunk:
                     row = found.get(record_id)
@@ -148,6 +158,11 @@ class RecordStore:
                          and c.data.get(child.scope.field) == record_id)
         return found
 
+    def made_here(self, entity: str, record_id: str, version: int) -> bool:
+        """Whether this transaction wrote that version of the record (rolled back or not:
+        no other writer can take the number while the transaction holds the record)."""
+        return (entity, record_id, version) in self._made
+
     def _unflushed_ids(self, entity: str) -> list[str]:
         return [k[1] for k in self._rows if k[0] == entity and self._stored.get(k) is None]
 
@@ -170,6 +185,7 @@ class RecordStore:
                                     "updated_at": now, "deleted_at": None,
                                     **spec.codec.to_row(data)})
         current = Current(spec.name, record_id, 1, hlc, keys, data, False)
+        self._made.add((*key, 1))
         self._set(self._cache, key, current)
         self._set(self._dirty, key, now)
         return current
@@ -179,6 +195,7 @@ class RecordStore:
         """A new version of `current` with `changes` applied."""
         key = (current.entity, current.record_id)
         version = current.version + 1
+        self._made.add((*key, version))
         row = {**self._rows.get(key, {}), "version": version, "updated_at": now,
                "deleted_at": now if deleted else None, **spec.codec.to_row(changes)}
         self._set(self._rows, key, row)
