@@ -10,6 +10,7 @@ incremental_pull, concurrent_devices. See bench/README.md for what each one meas
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -65,6 +66,13 @@ def floor_rows(floor: Floor) -> list[report.Row]:
             for count, seconds in floor.measured().items()]
 
 
+def _busy() -> bool:
+    try:
+        return max(os.getloadavg()) > (os.cpu_count() or 1)
+    except OSError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     selected = args.only or list(NAMES)
@@ -83,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         f"; only {', '.join(selected)}" if args.only else "")
     facts["load average (1/5/15 min)"] = (f"{load_before} at start, "
                                           f"{report.load_average()} at end")
+    if _busy():
+        ctx.note("The load average exceeded the number of cores: other work shared the machine "
+                 "during this run, so absolute figures are provisional; compare ratios.")
     command = " ".join(["python -m bench.run", *(sys.argv[1:] if argv is None else argv)])
     text = report.render(title="fieldsync benchmarks", command=command, facts=facts,
                          rows=floor_rows(ctx.floor) + rows, notes=ctx.notes)
