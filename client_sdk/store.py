@@ -253,10 +253,11 @@ class LocalStore:
         """Apply pulled changes (see docs/protocol.md §7); returns how many were taken."""
         taken = 0
         plain: list[tuple] = []
+        edited = {(r[0], r[1]) for r in db.execute("SELECT DISTINCT entity, id FROM outbox")}
         for c in changes:
             entity, record_id, version = c["entity"], c["id"], c["version"]
             data = c.get("data") if c["op"] == "put" else None
-            if self._has_pending(db, entity, record_id):
+            if (entity, record_id) in edited:
                 if self.set_server_state(db, entity, record_id, version, c.get("hlc"), data):
                     self.refresh_view(db, entity, record_id)
                     taken += 1
@@ -276,10 +277,6 @@ class LocalStore:
         db.execute("DELETE FROM record WHERE server_data IS NULL AND data IS NULL "
                    "AND pending = 0")
         return taken
-
-    def _has_pending(self, db, entity: str, record_id: str) -> bool:
-        return db.execute("SELECT 1 FROM outbox WHERE entity = ? AND id = ? LIMIT 1",
-                          (entity, record_id)).fetchone() is not None
 
     def forget_server_state(self, db) -> None:
         """For a reset: drop every server state, keep the outbox and rejections."""

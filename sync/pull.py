@@ -114,6 +114,28 @@ def _records_with_keys(tables: SyncTables, keys: Iterable[str]):
     return sa.select(rk.c.entity, rk.c.record_id).where(rk.c.key.in_(keys)).distinct()
 
 
+def _page_of_records(tables: SyncTables, keys: Iterable[str], after, limit: int):
+    """The next `limit` (entity, record_id) carrying any of `keys`, in key order after
+    `after`: one limited index range scan per key, merged, so a page costs what it returns."""
+    keys = sorted(keys)
+    if ALL in keys:
+        r = tables.record
+        parts = [sa.select(r.c.entity, r.c.record_id)]
+        table = r
+    else:
+        rk = tables.record_key
+        parts = [sa.select(rk.c.entity, rk.c.record_id).where(rk.c.key == k) for k in keys]
+        table = rk
+    if after:
+        position = sa.tuple_(table.c.entity, table.c.record_id) > sa.tuple_(*after)
+        parts = [p.where(position) for p in parts]
+    parts = [p.order_by(table.c.entity, table.c.record_id).limit(limit).subquery().select()
+             for p in parts]
+    merged = (sa.union(*parts) if len(parts) > 1 else parts[0]).subquery()
+    return sa.select(merged.c.entity, merged.c.record_id).order_by(
+        merged.c.entity, merged.c.record_id).limit(limit).subquery()
+
+
 def _count(conn, tables: SyncTables, keys) -> int:
     ids = _records_with_keys(tables, keys).subquery()
     return conn.execute(sa.select(sa.func.count()).select_from(ids)).scalar_one()
@@ -121,11 +143,7 @@ def _count(conn, tables: SyncTables, keys) -> int:
 
 def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
     task = cursor.tasks[0]
-    ids = _records_with_keys(tables, task.keys)
-    if task.after:
-        ids = ids.where(sa.tuple_(ids.selected_columns[0], ids.selected_columns[1])
-                        > sa.tuple_(*task.after))
-    page = ids.order_by(*ids.selected_columns).limit(limit).subquery()
+    page = _page_of_records(tables, task.keys, task.after, limit)
     r = tables.record
     rows = conn.execute(
         sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
@@ -179,13 +197,18 @@ def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit:
 
 
 def _current(conn, tables: SyncTables, keys) -> dict:
+    # One query per entity: SQLite cannot use the primary key for a row-value IN list.
+    by_entity: dict[str, list[str]] = {}
+    for entity, record_id in keys:
+        by_entity.setdefault(entity, []).append(record_id)
     r = tables.record
-    rows = conn.execute(
-        sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
-                  r.c.payload)
-        .where(sa.tuple_(r.c.entity, r.c.record_id).in_(list(keys)))
-    )
-    return {(row.entity, row.record_id): row for row in rows}
+    found = {}
+    for entity, ids in by_entity.items():
+        rows = conn.execute(
+            sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
+                      r.c.payload).where(r.c.entity == entity, r.c.record_id.in_(ids)))
+        found.update({(row.entity, row.record_id): row for row in rows})
+    return found
 
 
 def _visible(scope_text: str, scope: frozenset) -> bool:
