@@ -128,6 +128,11 @@ class SyncClient:
         """Change fields of a record locally. Raises LocalValidationError if it is unknown."""
         self._write(entity, record_id, Op.UPDATE, dict(fields))
 
+    def atomic(self):
+        """A context in which several writes commit together or not at all (a part used and
+        the van stock it came from, say): `with client.atomic(): ...`."""
+        return self.store.transaction()
+
     def delete(self, entity: str, record_id: str) -> None:
         self._write(entity, record_id, Op.DELETE, {})
 

@@ -262,12 +262,13 @@ class FieldActions:
         """
         account = self._account(territory_id, name, account_fields)
         price_list_id, priced = self._price(lines, None)
-        account_id = self.client.create("account", account)
-        now = self._stamp()
-        visit_id = self.client.create("visit", {
-            "account_id": account_id, "rep_id": self._user_id(), "status": "checked_in",
-            "planned_at": now, "checked_in_at": now, "notes": visit_notes})
-        order = self._write_order(account_id, visit_id, order_notes, price_list_id, priced)
+        with self.client.atomic():  # all of it or none of it, whatever happens to the laptop
+            account_id = self.client.create("account", account)
+            now = self._stamp()
+            visit_id = self.client.create("visit", {
+                "account_id": account_id, "rep_id": self._user_id(), "status": "checked_in",
+                "planned_at": now, "checked_in_at": now, "notes": visit_notes})
+            order = self._write_order(account_id, visit_id, order_notes, price_list_id, priced)
         return NewCustomer(account_id, visit_id, order)
 
     # -- service: work orders ----------------------------------------------------------------
@@ -319,12 +320,15 @@ class FieldActions:
         self._work_order(wo_id)
         self._record("part", part_id, "part_id")
         quantity = wire.whole_number(quantity, "quantity", minimum=1)
-        used_id = self.client.create("part_used", {
-            "work_order_id": wo_id, "part_id": part_id, "quantity": quantity, "notes": notes})
-        stocks = self.client.query("van_stock", technician_id=self._user_id(), part_id=part_id)
-        if stocks:
-            left = max(0, stocks[0]["quantity"] - quantity)
-            self.client.update("van_stock", stocks[0]["id"], {"quantity": left})
+        with self.client.atomic():  # the use and the decrement survive a crash together
+            used_id = self.client.create("part_used", {
+                "work_order_id": wo_id, "part_id": part_id, "quantity": quantity,
+                "notes": notes})
+            stocks = self.client.query("van_stock", technician_id=self._user_id(),
+                                       part_id=part_id)
+            if stocks:
+                left = max(0, stocks[0]["quantity"] - quantity)
+                self.client.update("van_stock", stocks[0]["id"], {"quantity": left})
         return used_id
 
     def log_time(self, wo_id: str, started_at: datetime | str, ended_at: datetime | str,

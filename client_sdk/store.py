@@ -83,8 +83,12 @@ class LocalStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One SQLite transaction, holding the store's lock."""
+        """One SQLite transaction, holding the store's lock. A transaction opened inside
+        another (same thread) joins it: everything commits or rolls back together."""
         with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db

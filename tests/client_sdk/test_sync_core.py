@@ -170,3 +170,18 @@ def test_writes_made_before_a_crash_are_in_the_outbox_when_the_replica_reopens(
     assert reopened.get("visit", visit)["account_id"] == world.ids["acc_n1"]
     reopened.sync()
     assert reopened.store.version("visit", visit) == 1
+
+
+def test_writes_inside_atomic_commit_together_or_not_at_all(app, world, tmp_path):
+    rep = device(app, tmp_path, world.user("rep_n"))
+    rep.sync()
+    with pytest.raises(RuntimeError), rep.atomic():
+        rep.update("account", world.ids["acc_n1"], {"city": "Kiel"})
+        rep.create("visit", {"account_id": world.ids["acc_n1"], "rep_id": world.user("rep_n").id})
+        raise RuntimeError("the battery died")
+    assert rep.pending() == []
+    assert rep.get("account", world.ids["acc_n1"])["city"] is None
+    with rep.atomic():
+        rep.update("account", world.ids["acc_n1"], {"city": "Kiel"})
+        rep.create("visit", {"account_id": world.ids["acc_n1"], "rep_id": world.user("rep_n").id})
+    assert [m.mutation_id for m in rep.pending()] == [1, 2]
