@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 CENT = Decimal("0.01")
@@ -32,7 +32,7 @@ class PricedLine:
 def line_total(unit_price: str, quantity: int, discount_pct: str | None) -> str:
     """unit price times quantity less the discount, rounded to the cent as the server does."""
     unit, discount = Decimal(unit_price), Decimal(discount_pct or "0")
-    return str((unit * quantity * (100 - discount) / 100).quantize(CENT))
+    return str((unit * quantity * (100 - discount) / 100).quantize(CENT, ROUND_HALF_UP))
 
 
 def order_total(totals: Iterable[str]) -> str:

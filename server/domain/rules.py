@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from server.models import OFFICE_ROLES, Role
@@ -103,5 +103,5 @@ def price_order_line(lookup: Lookup, line: dict[str, Any]) -> dict[str, Any]:
         raise FieldErrors({"product_id": ["not on the order's price list"]})
     unit = Decimal(price["unit_price"])
     discount = Decimal(line.get("discount_pct") or "0")
-    total = (unit * line["quantity"] * (100 - discount) / 100).quantize(CENT)
+    total = (unit * line["quantity"] * (100 - discount) / 100).quantize(CENT, ROUND_HALF_UP)
     return {**line, "unit_price": str(unit.quantize(CENT)), "line_total": str(total)}

@@ -174,3 +174,17 @@ def test_a_forged_cursor_is_refused(client, world):
     rep = Device(client, world.user("rep_n"))
     response = rep.post("/api/v1/sync/pull", {"protocol": PROTOCOL_VERSION, "cursor": "abc.def"})
     assert_error(response, 400, "invalid_cursor")
+
+
+def test_order_lines_round_half_up_like_an_invoice(app, client, world):
+    rep = Device(client, world.user("rep_n"))
+    order, line = uid(), uid()
+    results = rep.push(
+        {"entity": "order", "id": order, "op": "create",
+         "fields": {"account_id": world.ids["acc_n1"], "rep_id": world.user("rep_n").id,
+                    "price_list_id": world.ids["price_list"]}},
+        # 24.90 x 1 x 0.95 = 23.655: half a cent rounds up
+        {"entity": "order_line", "id": line, "op": "create",
+         "fields": {"order_id": order, "product_id": world.ids["product1"], "quantity": 1,
+                    "discount_pct": "5"}})
+    assert results[1]["record"]["data"]["line_total"] == "23.66"
