@@ -19,7 +19,7 @@ from sync.apply import Applier
 from sync.entities import ALL, Actor, Registry
 from sync.errors import MutationRejected
 from sync.hlc import Clock
-from sync.protocol import DEFAULT_PULL_LIMIT, Mutation, MutationResult, Op, Status
+from sync.protocol import DEFAULT_PULL_LIMIT, Mutation, MutationResult, Op
 from sync.push import DB_REFUSALS
 from sync.sqltypes import utcnow
 from sync.store import SyncTables
@@ -92,8 +92,3 @@ class SyncEngine:
                    for r in records]
         return len(self.write_many(conn, changes))
 
-
-def rejected_error(result: MutationResult) -> MutationRejected | None:
-    if result.status is not Status.REJECTED:
-        return None
-    return MutationRejected(result.error.code, result.error.message, fields=result.error.fields)
