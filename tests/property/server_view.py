@@ -40,6 +40,14 @@ CATALOG = {"product", "price_list", "price", "part"}
 
 
 @dataclass(frozen=True)
+class LogEntry:
+    seq: int
+    key: Key
+    version: int
+    device_id: str | None  # the writing device, None for the server
+
+
+@dataclass(frozen=True)
 class ServerRecord:
     version: int
     deleted: bool
@@ -87,28 +95,14 @@ class ServerView:
         return {key: (rec.version, rec.data) for key, rec in records.items()
                 if not rec.deleted and visible(keys, rec.keys)}
 
-    def changes(self) -> list[tuple[int, Key]]:
-        """The change log: (seq, record) in order."""
+    def log(self) -> list[LogEntry]:
+        """The change log as it stands (retention may have dropped older entries)."""
         c = T.change
         with self.connect() as conn:
-            rows = conn.execute(sa.select(c.c.seq, c.c.entity, c.c.record_id).order_by(c.c.seq))
-            return [(row.seq, (row.entity, row.record_id)) for row in rows]
-
-    def head(self) -> int:
-        with self.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(T.change.c.seq))).scalar() or 0
-
-    def logged_writes(self) -> dict[Key, list[tuple[int, str | None]]]:
-        """Per record, (version, writing device or None for the server) of its change-log
-        entries, in log order."""
-        c = T.change
-        found: dict[Key, list[tuple[int, str | None]]] = {}
-        with self.connect() as conn:
-            for row in conn.execute(sa.select(c.c.entity, c.c.record_id, c.c.version,
-                                              c.c.device_id).order_by(c.c.seq)):
-                found.setdefault((row.entity, row.record_id), []).append(
-                    (row.version, row.device_id))
-        return found
+            rows = conn.execute(sa.select(c.c.seq, c.c.entity, c.c.record_id, c.c.version,
+                                          c.c.device_id).order_by(c.c.seq))
+            return [LogEntry(row.seq, (row.entity, row.record_id), row.version, row.device_id)
+                    for row in rows]
 
     def receipts(self, device_id: str) -> dict[int, dict[str, Any]]:
         r = T.receipt
