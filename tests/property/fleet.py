@@ -89,6 +89,7 @@ class Device:
     deltas: dict[int, int] = field(default_factory=dict)  # van stock deltas by mutation id
     told: dict[int, dict[str, Any]] = field(default_factory=dict)  # results it received
     mark: SyncMark | None = None
+    pulled_under: set[frozenset[str]] = field(default_factory=set)  # user's keys at pulls
 
     def open(self, app, pull_limit: int | None = None) -> None:
         self.transport = FaultyTransport(httpx.WSGITransport(app=app), self.observe)
@@ -292,6 +293,7 @@ class Fleet:
     def _check_pulled_changes(self, device: Device, changes: list[dict[str, Any]]) -> None:
         """Each pulled change tells the record's current state, and only within scope."""
         keys = self.server.keys_of(device.user)
+        device.pulled_under.add(keys)
         records = self.server.records({(c["entity"], c["id"]) for c in changes})
         for change in changes:
             key = (change["entity"], change["id"])

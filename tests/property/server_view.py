@@ -126,26 +126,31 @@ class ServerView:
 
 
 def expected_scope_keys(records: Mapping[Key, ServerRecord]) -> dict[Key, frozenset[str]]:
-    """Each record's scope keys as the field domain defines them, from the references."""
-    expected: dict[Key, frozenset[str]] = {}
+    """Each record's scope keys as the field domain defines them, from the references.
 
-    def keys_of(entity: str, record_id: str) -> frozenset[str]:
+    Records below a parent the server no longer holds (a tombstone purged by retention)
+    are left out: nothing can tell their keys any more.
+    """
+    expected: dict[Key, frozenset[str] | None] = {}
+
+    def keys_of(entity: str, record_id: str) -> frozenset[str] | None:
         if (entity, record_id) not in expected:
             expected[(entity, record_id)] = _own_keys(entity, record_id, records, keys_of)
         return expected[(entity, record_id)]
 
     for entity, record_id in records:
         keys_of(entity, record_id)
-    return expected
+    return {key: keys for key, keys in expected.items() if keys is not None}
 
 
-def _own_keys(entity: str, record_id: str, records, keys_of) -> frozenset[str]:
+def _own_keys(entity: str, record_id: str, records, keys_of) -> frozenset[str] | None:
+    if (entity, record_id) not in records:
+        return None
     data = records[(entity, record_id)].data
     if entity in INHERITED:
         field, parent, prefix = INHERITED[entity]
-        if (parent, data[field]) not in records:
-            return frozenset()
-        return frozenset(k for k in keys_of(parent, data[field]) if k.startswith(prefix))
+        keys = keys_of(parent, data[field])
+        return None if keys is None else frozenset(k for k in keys if k.startswith(prefix))
     if entity in CATALOG:
         return frozenset({"catalog"})
     if entity == "territory":
