@@ -10,12 +10,14 @@ the commit. SQLite already serialises writers (BEGIN IMMEDIATE).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from sync.bulk import insert_rows
 from sync.records import ChangeEntry
 from sync.store import SyncTables
 
@@ -39,6 +41,11 @@ def append(conn: sa.Connection, tables: SyncTables, entries: Sequence[ChangeEntr
         return []
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_ID)))
+    return _append_numbered(conn, tables, entries)
+
+
+def _append_numbered(conn: sa.Connection, tables: SyncTables,
+                     entries: Sequence[ChangeEntry]) -> list[int]:
     # Under the lock (or SQLite's write lock) nobody else appends, so the next numbers are
     # ours to take: one executemany instead of a RETURNING round trip per row.
     first = head(conn, tables) + 1
@@ -49,11 +56,11 @@ def append(conn: sa.Connection, tables: SyncTables, entries: Sequence[ChangeEntr
          "created_at": e.created_at}
         for seq, e in zip(seqs, entries, strict=True)
     ]
-    conn.execute(tables.change.insert(), rows)
+    insert_rows(conn, tables.change, rows)
     key_rows = [{"key": k, "seq": seq} for seq, e in zip(seqs, entries, strict=True)
                 for k in e.keys]
     if key_rows:
-        conn.execute(tables.change_key.insert(), key_rows)
+        insert_rows(conn, tables.change_key, key_rows)
     return seqs
 
 
@@ -65,10 +72,12 @@ def head(conn: sa.Connection, tables: SyncTables) -> int:
 
 def horizon(conn: sa.Connection, tables: SyncTables) -> int:
     """Changes at or below this seq may have been compacted away."""
-    value = conn.execute(
-        sa.select(tables.meta.c.value).where(tables.meta.c.name == HORIZON)
-    ).scalar()
-    return value or 0
+    return conn.execute(_horizon_query(tables)).scalar() or 0
+
+
+@functools.lru_cache(maxsize=64)
+def _horizon_query(tables: SyncTables) -> sa.Select:
+    return sa.select(tables.meta.c.value).where(tables.meta.c.name == HORIZON)
 
 
 def read_after(conn: sa.Connection, tables: SyncTables, after: int, keys: Iterable[str] | None,
@@ -78,26 +87,40 @@ def read_after(conn: sa.Connection, tables: SyncTables, after: int, keys: Iterab
     One index range scan per key, each limited, so the cost follows the rows returned and
     not the size of the log.
     """
-    c, ck = tables.change, tables.change_key
-    if keys is None:
-        seqs = sa.select(c.c.seq).where(c.c.seq > after).order_by(c.c.seq).limit(limit)
-    else:
-        keys = sorted(keys)
-        if not keys:
-            return []
-        parts = [
-            sa.select(ck.c.seq).where(ck.c.key == k, ck.c.seq > after)
-            .order_by(ck.c.seq).limit(limit).subquery().select()
-            for k in keys
-        ]
-        union = sa.union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-        seqs = sa.select(union.c.seq).order_by(union.c.seq).limit(limit)
+    keys = None if keys is None else sorted(keys)
+    if keys == []:
+        return []
+    c = tables.change
+    seqs = seqs_after(tables, None if keys is None else len(keys))
     rows = conn.execute(
         sa.select(c.c.seq, c.c.entity, c.c.record_id, c.c.version, c.c.deleted, c.c.scope_keys)
-        .where(c.c.seq.in_(seqs.scalar_subquery())).order_by(c.c.seq)
+        .where(c.c.seq.in_(seqs.scalar_subquery())).order_by(c.c.seq),
+        seqs_after_params(after, keys, limit),
     )
     return [LoggedChange(r.seq, r.entity, r.record_id, r.version, r.deleted,
                          frozenset(r.scope_keys.split())) for r in rows]
+
+
+@functools.lru_cache(maxsize=64)
+def seqs_after(tables: SyncTables, key_count: int | None) -> sa.Select:
+    """A query for the first `limit` sequence numbers after `after` of changes carrying any
+    of `key_count` keys (None: all), one limited index range scan per key; bind it with
+    `seqs_after_params`. Built once per shape: building it costs more than running it."""
+    c, ck = tables.change, tables.change_key
+    after, limit = sa.bindparam("after"), sa.bindparam("limit")
+    if key_count is None:
+        return sa.select(c.c.seq).where(c.c.seq > after).order_by(c.c.seq).limit(limit)
+    parts = [
+        sa.select(ck.c.seq).where(ck.c.key == sa.bindparam(f"key_{i}"), ck.c.seq > after)
+        .order_by(ck.c.seq).limit(limit).subquery().select()
+        for i in range(key_count)
+    ]
+    union = sa.union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    return sa.select(union.c.seq).order_by(union.c.seq).limit(limit)
+
+
+def seqs_after_params(after: int, keys: Sequence[str] | None, limit: int) -> dict:
+    return {"after": after, "limit": limit, **{f"key_{i}": k for i, k in enumerate(keys or ())}}
 
 
 def set_horizon(conn: sa.Connection, tables: SyncTables, seq: int) -> None:

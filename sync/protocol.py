@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
+
+
+# One encoder for every call: json.dumps with options builds a new one each time.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    """JSON with no spaces and non-ASCII kept: how a record's data is stored and sent, by
+    the server and the SDK alike."""
+    return _COMPACT.encode(value)
 
 MAX_PUSH_MUTATIONS = 1000
 MAX_PULL_LIMIT = 5000

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from sync import changelog
 from sync.apply import Applier, Outcome, Postpone
+from sync.bulk import insert_rows
 from sync.entities import Actor, Registry
 from sync.errors import InvalidRequest, MutationRejected
 from sync.hlc import Clock
@@ -183,9 +184,9 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
                 "code": error.code, "message": error.message, "fields": error.fields,
                 "mutation": m.to_wire(), "created_at": now,
             })
-    conn.execute(tables.receipt.insert(), receipts)
+    insert_rows(conn, tables.receipt, receipts)
     if rejections:
-        conn.execute(tables.rejection.insert(), rejections)
+        insert_rows(conn, tables.rejection, rejections)
     d = tables.device
     conn.execute(d.update().where(d.c.device_id == actor.device_id).values(
         last_mutation_id=fresh[-1].mutation_id, last_push_at=now))

@@ -17,15 +17,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sync.bulk import insert_rows
 from sync.entities import EntitySpec, Inherit, Registry
+from sync.protocol import compact_json
 from sync.store import SyncTables
 
 Key = tuple[str, str]
 _ABSENT = object()
-
-
-def dumps(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -225,7 +223,7 @@ class RecordStore:
         self._flush_domain_rows()
         self._flush_sync_view()
         if self._conflicts:
-            self.conn.execute(self.t.conflict.insert(), self._conflicts)
+            insert_rows(self.conn, self.t.conflict, self._conflicts)
         for key in self._dirty:
             self._stored[key] = self._cache[key]
         self._rows, self._dirty, self._conflicts = {}, {}, []
@@ -243,7 +241,7 @@ class RecordStore:
                     {**row, "_id": record_id})
         tables = self.t.record.metadata.tables
         for name in sorted(inserts, key=self._table_order.__getitem__):
-            self.conn.execute(tables[name].insert(), inserts[name])
+            insert_rows(self.conn, tables[name], inserts[name])
         for (name, _columns), rows in updates.items():
             table = tables[name]
             # One lock order for every writer: concurrent pushes touching the same rows
@@ -257,7 +255,7 @@ class RecordStore:
         for key, now in self._dirty.items():
             current, stored = self._cache[key], self._stored.get(key)
             row = {"version": current.version, "hlc": current.hlc,
-                   "scope": " ".join(sorted(current.keys)), "payload": dumps(current.data),
+                   "scope": " ".join(sorted(current.keys)), "payload": compact_json(current.data),
                    "deleted": current.deleted, "updated_at": now}
             before = stored.keys if stored else frozenset()
             if stored is None:
@@ -269,7 +267,7 @@ class RecordStore:
             new_keys += [{"key": k, "entity": key[0], "record_id": key[1]}
                          for k in current.keys - before]
         if new_rows:
-            self.conn.execute(r.insert(), new_rows)
+            insert_rows(self.conn, r, new_rows)
         if changed_rows:
             changed_rows.sort(key=lambda row: (row["_entity"], row["_record_id"]))
             self.conn.execute(r.update().where(
@@ -281,4 +279,4 @@ class RecordStore:
                 rk.c.record_id == sa.bindparam("_record_id"),
                 rk.c.key == sa.bindparam("_key")), gone_keys)
         if new_keys:
-            self.conn.execute(rk.insert(), new_keys)
+            insert_rows(self.conn, rk, new_keys)

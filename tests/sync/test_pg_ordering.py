@@ -247,20 +247,9 @@ def cursor_gaps(log: list, puller: Puller) -> list[str]:
 ENGINE_APPEND = changelog.append
 
 
-class LockFreeConnection:
-    """A connection that does not admit to being PostgreSQL, so append skips its lock."""
-
-    def __init__(self, conn: sa.Connection):
-        self._conn = conn
-        self.dialect = SimpleNamespace(name="postgresql-without-append-lock")
-
-    def execute(self, *args, **kwargs):
-        return self._conn.execute(*args, **kwargs)
-
-
 def append_without_lock(conn, tables, entries) -> list[int]:
     """The engine's append with its advisory lock taken out."""
-    return ENGINE_APPEND(LockFreeConnection(conn), tables, entries)
+    return changelog._append_numbered(conn, tables, entries)
 
 
 def append_numbered_by_sequence(conn, tables, entries) -> list[int]:

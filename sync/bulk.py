@@ -1,0 +1,89 @@
+"""Bulk inserts with SQLAlchemy's per-row work done per column instead.
+
+`conn.execute(table.insert(), rows)` builds and processes a parameter set per row in Python
+(`DefaultExecutionContext._init_compiled`); for the thousands of narrow rows a push writes,
+that costs more than the database's own work. `insert_rows` compiles the INSERT once per
+table, column set and dialect, converts each column with the very bind processor SQLAlchemy
+would use, and hands plain parameter rows to the driver through `exec_driver_sql`. Driver
+errors still arrive as SQLAlchemy's exceptions (IntegrityError, DataError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class _CompiledInsert:
+    sql: str
+    columns: tuple[str, ...]  # parameter order
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
+    names: tuple[str, ...] | None  # bind names for a driver taking named parameters
+
+
+# per dialect object (its processors depend on its settings), forgotten with its engine
+_COMPILED: WeakKeyDictionary[sa.Dialect, dict] = WeakKeyDictionary()
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT `rows` (dicts with the same keys) into `table` in one executemany."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    cache = _COMPILED.setdefault(conn.dialect, {})
+    if (table, columns) not in cache:
+        cache[table, columns] = _compile(conn.dialect, table, columns)
+    compiled = cache[table, columns]
+    if compiled is None or any(len(row) != len(columns) for row in rows):
+        # defaults to fill, or rows of different shapes: SQLAlchemy's own path does that
+        conn.execute(table.insert(), list(rows))
+        return
+    conn.exec_driver_sql(compiled.sql, _parameters(compiled, rows))
+
+
+def _compile(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+             ) -> _CompiledInsert | None:
+    if any(c.default is not None for c in table.columns if c.key not in columns):
+        return None
+    statement = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    if statement.positional:
+        order = tuple(statement.positiontup)
+        names = None
+    else:
+        order = names = tuple(statement.binds)
+    if set(order) != set(columns) or statement.escaped_bind_names:
+        return None
+    processors = tuple(
+        (position, processor) for position, name in enumerate(order)
+        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    )
+    return _CompiledInsert(str(statement), order, processors, names)
+
+
+def _parameters(compiled: _CompiledInsert, rows: Sequence[Mapping[str, Any]]) -> list:
+    pick = itemgetter(*compiled.columns)
+    values = [pick(row) for row in rows]
+    if len(compiled.columns) == 1:
+        values = [(value,) for value in values]
+    if compiled.processors:
+        by_column = list(zip(*values, strict=True))
+        for position, process in compiled.processors:
+            by_column[position] = _process(process, by_column[position])
+        values = list(zip(*by_column, strict=True))
+    if compiled.names is not None:
+        return [dict(zip(compiled.names, row, strict=True)) for row in values]
+    return values
+
+
+def _process(process: Callable[[Any], Any], column: Sequence[Any]) -> list[Any]:
+    first = column[0]
+    if first is not None and len(set(map(id, column))) == 1:
+        # the same object in every row (a batch's timestamp): convert it once
+        return [process(first)] * len(column)
+    return list(map(process, column))
