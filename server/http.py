@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from flask import request
-from marshmallow import Schema
 
 from server.errors import ApiError
 
 
-def json_body(schema: Schema | None = None) -> Any:
+class Loader(Protocol):
+    """A marshmallow Schema, or a server.compiled_schema.CompiledSchema of one."""
+
+    def load(self, data: Any) -> Any: ...
+
+
+def json_body(schema: Loader | None = None) -> Any:
     """The request's JSON body, loaded through `schema` when one is given.
 
     Raises ApiError 415 for a non-JSON content type and 400 for malformed JSON; a schema's

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app
 from marshmallow import Schema, fields, validate
 
 from server.auth import current_principal, login_required
+from server.compiled_schema import CompiledSchema
 from server.domain import actor_for
 from server.errors import ApiError
 from server.extensions import db
@@ -46,11 +47,17 @@ class PushSchema(Schema):
                             validate=validate.Length(max=MAX_PUSH_MUTATIONS))
 
 
+PUSH_SCHEMA = CompiledSchema(PushSchema())
+
+
 class PullSchema(Schema):
     protocol = fields.Integer(required=True, strict=True)
     cursor = fields.String(allow_none=True, load_default=None)
     limit = fields.Integer(strict=True, load_default=DEFAULT_PULL_LIMIT,
                            validate=validate.Range(min=1, max=MAX_PULL_LIMIT))
+
+
+_PULL_SCHEMA = PullSchema()  # a schema holds no state between loads; building one is not free
 
 
 def sync_engine():
@@ -67,7 +74,7 @@ def _check_protocol(body: dict) -> None:
 @bp.post("/push")
 @login_required()
 def push():
-    body = json_body(PushSchema())
+    body = json_body(PUSH_SCHEMA)
     _check_protocol(body)
     mutations = [
         Mutation(m["mutation_id"], m["entity"], m["id"], m["op"], m["base_version"],
@@ -85,7 +92,7 @@ def push():
 @bp.post("/pull")
 @login_required()
 def pull():
-    body = json_body(PullSchema())
+    body = json_body(_PULL_SCHEMA)
     _check_protocol(body)
     principal = current_principal()
     with db.engine.connect() as conn, conn.begin():

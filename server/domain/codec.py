@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError
 
+from server.compiled_schema import CompiledSchema
 from server.models import Money
 from sync.entities import FieldErrors
 from sync.sqltypes import UTCDateTime
@@ -30,6 +31,7 @@ class SchemaCodec:
 
     def __init__(self, schema: Schema, table: sa.Table):
         self.schema = schema
+        self._compiled = CompiledSchema(schema)
         # A created record carries every field, null where not given.
         self._blank = {name: None for name, f in schema.fields.items() if not f.dump_only}
         self._convert = {
@@ -42,10 +44,9 @@ class SchemaCodec:
         if not isinstance(values, Mapping):
             raise FieldErrors({"fields": ["must be an object"]})
         try:
-            loaded = self.schema.load(values, partial=partial)
+            dumped = self._compiled.canonical(values, partial=partial)
         except ValidationError as exc:
             raise FieldErrors(exc.messages) from exc
-        dumped = self.schema.dump(loaded)
         return dumped if partial else {**self._blank, **dumped}
 
     def to_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
