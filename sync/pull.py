@@ -9,6 +9,7 @@ that left it are evicted before the log continues.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -152,15 +153,16 @@ def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit
         .order_by(r.c.entity, r.c.record_id)
     ).all()
     changes = []
-    for row in rows:
-        visible = _visible(row.scope, scope)
-        if task.mode == PUT and visible and not row.deleted:
-            changes.append(_put(row))
-        elif task.mode == EVICT and not visible:
-            changes.append(_gone("evict", row.entity, row.record_id, row.version))
+    put, evict = task.mode == PUT, task.mode == EVICT
+    for entity, record_id, version, hlc, deleted, scope_text, payload in rows:
+        visible = _visible(scope_text, scope)
+        if put and visible and not deleted:
+            changes.append(_put(entity, record_id, version, hlc, payload))
+        elif evict and not visible:
+            changes.append(_gone("evict", entity, record_id, version))
     rest = cursor.tasks[1:]
     if len(rows) == limit:
-        last = (rows[-1].entity, rows[-1].record_id)
+        last = (rows[-1][0], rows[-1][1])
         rest = (replace(task, after=last, done=task.done + len(changes)), *rest)
     # Once the tasks are done the log may hold changes made meanwhile: ask for one more page.
     return changes, replace(cursor, tasks=rest, extra={"more": True})
@@ -169,26 +171,15 @@ def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit
 def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
     trail = cursor.trail if cursor.seq < cursor.trail_until else ()
     match = None if ALL in scope else scope | set(trail)
-    logged = changelog.read_after(conn, tables, cursor.seq, match, limit)
+    logged = _logged_with_current(conn, tables, cursor.seq, match, limit)
     if not logged:
         return [], replace(cursor, trail=trail, trail_until=cursor.trail_until if trail else 0)
-    latest: dict[tuple[str, str], changelog.LoggedChange] = {}
-    for change in logged:
-        latest.pop((change.entity, change.record_id), None)
-        latest[(change.entity, change.record_id)] = change
-    current = _current(conn, tables, latest)
-    changes = []
-    for key, change in latest.items():
-        row = current.get(key)
-        if row is None:  # purged tombstone
-            changes.append(_gone("delete", change.entity, change.record_id, change.version))
-        elif not _visible(row.scope, scope):
-            changes.append(_gone("evict", row.entity, row.record_id, row.version))
-        elif row.deleted:
-            changes.append(_gone("delete", row.entity, row.record_id, row.version))
-        else:
-            changes.append(_put(row))
-    seq = logged[-1].seq
+    latest: dict[tuple[str, str], tuple] = {}
+    for row in logged:  # a record's latest change (and its current state) comes last
+        latest.pop((row[1], row[2]), None)
+        latest[(row[1], row[2])] = row
+    changes = [_logged_change(row, scope) for row in latest.values()]
+    seq = logged[-1][0]
     if trail and seq >= cursor.trail_until:
         trail = ()
     cursor = replace(cursor, seq=seq, trail=trail, trail_until=cursor.trail_until if trail else 0,
@@ -196,28 +187,50 @@ def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit:
     return changes, cursor
 
 
-def _current(conn, tables: SyncTables, keys) -> dict:
-    # One query per entity: SQLite cannot use the primary key for a row-value IN list.
-    by_entity: dict[str, list[str]] = {}
-    for entity, record_id in keys:
-        by_entity.setdefault(entity, []).append(record_id)
-    r = tables.record
-    found = {}
-    for entity, ids in by_entity.items():
-        rows = conn.execute(
-            sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
-                      r.c.payload).where(r.c.entity == entity, r.c.record_id.in_(ids)))
-        found.update({(row.entity, row.record_id): row for row in rows})
-    return found
+def _logged_with_current(conn, tables: SyncTables, after: int, keys, limit: int) -> list:
+    """The log page after `after` as (seq, entity, record_id, logged version, then the
+    record's current version, hlc, deleted, scope, payload: all None once purged), in seq
+    order: the changes and the records they name in one query, each row found by key."""
+    keys = None if keys is None else sorted(keys)
+    if keys == []:
+        return []
+    query = _log_query(tables, None if keys is None else len(keys))
+    return conn.execute(query, changelog.seqs_after_params(after, keys, limit)).all()
+
+
+@functools.lru_cache(maxsize=64)
+def _log_query(tables: SyncTables, key_count: int | None) -> sa.Select:
+    seqs = changelog.seqs_after(tables, key_count)
+    c, r = tables.change, tables.record
+    on = sa.and_(r.c.entity == c.c.entity, r.c.record_id == c.c.record_id)
+    return (sa.select(c.c.seq, c.c.entity, c.c.record_id, c.c.version, r.c.version, r.c.hlc,
+                      r.c.deleted, r.c.scope, r.c.payload)
+            .select_from(c.outerjoin(r, on))
+            .where(c.c.seq.in_(seqs.scalar_subquery())).order_by(c.c.seq))
+
+
+def _logged_change(row, scope: frozenset) -> str:
+    _, entity, record_id, logged_version, version, hlc, deleted, scope_text, payload = row
+    if version is None:  # purged tombstone
+        return _gone("delete", entity, record_id, logged_version)
+    if not _visible(scope_text, scope):
+        return _gone("evict", entity, record_id, version)
+    if deleted:
+        return _gone("delete", entity, record_id, version)
+    return _put(entity, record_id, version, hlc, payload)
 
 
 def _visible(scope_text: str, scope: frozenset) -> bool:
     return ALL in scope or not scope.isdisjoint(scope_text.split())
 
 
-def _put(row) -> str:
-    return (f'{{"op":"put","entity":"{row.entity}","id":"{row.record_id}",'
-            f'"version":{row.version},"hlc":{json.dumps(row.hlc)},"data":{row.payload}}}')
+# What json.dumps uses for a str, without the dispatch on the value's type.
+_quote = json.encoder.encode_basestring_ascii
+
+
+def _put(entity: str, record_id: str, version: int, hlc: str, payload: str) -> str:
+    return (f'{{"op":"put","entity":"{entity}","id":"{record_id}","version":{version},'
+            f'"hlc":{_quote(hlc)},"data":{payload}}}')
 
 
 def _gone(op: str, entity: str, record_id: str, version: int) -> str:
