@@ -38,18 +38,20 @@ def register_device(session: Session, user: User, name: str, *, now: datetime,
     return device
 
 
-def touch_device(session: Session, device: Device, *, now: datetime,
-                 address: str | None) -> bool:
-    """Record that the device was seen, unless it was seen less than a minute ago.
+def seen_recently(last_seen_at: datetime | None, now: datetime) -> bool:
+    """Whether a device seen at `last_seen_at` needs no new mark at `now`."""
+    return last_seen_at is not None and now - last_seen_at < SEEN_RESOLUTION
 
-    Returns whether anything was written (the caller then commits).
+
+def mark_device_seen(conn: sa.Connection, device_id: str, *, now: datetime,
+                     address: str | None) -> None:
+    """Record that the device was seen now, from `address` (the caller commits).
+
+    Callers mark a device only when not `seen_recently`, so a read stays a read.
     """
-    if device.last_seen_at is not None and now - device.last_seen_at < SEEN_RESOLUTION:
-        return False
-    device.last_seen_at = now
-    device.last_seen_ip = _address(address)
-    session.flush()
-    return True
+    devices = Device.__table__
+    conn.execute(devices.update().where(devices.c.id == device_id)
+                 .values(last_seen_at=now, last_seen_ip=_address(address)))
 
 
 def revoke_device(session: Session, device: Device, *, now: datetime) -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app, g, request
 
 from server.auth import clock
-from server.auth.devices import touch_device
+from server.auth.devices import mark_device_seen, seen_recently
 from server.auth.errors import DeviceRevoked, InvalidToken, MissingCredentials, UserDisabled
 from server.auth.settings import AuthSettings
 from server.auth.tokens import AccessClaims, decode_access_token
@@ -33,8 +33,16 @@ class Principal:
     user_id: str
     device_id: str
     role: Role
-    user: User
-    device: Device
+
+    @property
+    def user(self) -> User:
+        """The caller's user row, loaded on first use: most views need only the ids."""
+        return db.session.get_one(User, self.user_id)
+
+    @property
+    def device(self) -> Device:
+        """The caller's device row, loaded on first use."""
+        return db.session.get_one(Device, self.device_id)
 
 
 def login_required(*roles: Role | str | Callable) -> Any:
@@ -74,17 +82,19 @@ def current_principal() -> Principal:
 
 
 def authenticate_request() -> Principal:
-    """Check the request's bearer token, load its user and device, remember the principal.
+    """Check the request's bearer token and its user and device now; remember the principal.
 
     Raises MissingCredentials, InvalidToken, TokenExpired, DeviceRevoked or UserDisabled.
     """
     settings = AuthSettings.from_config(current_app.config)
     now = clock.now()
     claims = decode_access_token(settings, bearer_token(), now=now)
-    user, device = _load_subject(claims)
-    g.principal = Principal(user.id, device.id, user.role, user, device)
-    if touch_device(db.session, device, now=now, address=request.remote_addr):
-        db.session.commit()
+    with _subject_connection() as conn:
+        subject = _load_subject(conn, claims)
+        if not seen_recently(subject.last_seen_at, now):
+            mark_device_seen(conn, claims.device_id, now=now, address=request.remote_addr)
+            conn.commit()
+    g.principal = Principal(claims.user_id, claims.device_id, subject.role)
     return g.principal
 
 
@@ -99,17 +109,37 @@ def bearer_token() -> str:
     return token.strip()
 
 
-def _load_subject(claims: AccessClaims) -> tuple[User, Device]:
-    found = db.session.execute(
-        sa.select(User, Device)
-        .join(Device, Device.user_id == User.id)
-        .where(Device.id == claims.device_id, User.id == claims.user_id)
-    ).first()
+def _subject_connection() -> sa.Connection:
+    """A connection of its own for the per-request check, so the view's session or
+    transaction starts only when the view needs one. Its one read needs no transaction: on
+    PostgreSQL it runs in autocommit mode, sparing a BEGIN and a ROLLBACK round trip."""
+    conn = db.engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
+def _load_subject(conn: sa.Connection, claims: AccessClaims) -> sa.Row:
+    """The token's user's role and its device's last sighting, as they are now, in one
+    query.
+
+    Raises InvalidToken when the pair does not exist (or the device is another user's),
+    DeviceRevoked or UserDisabled.
+    """
+    found = conn.execute(_SUBJECT, {"device_id": claims.device_id,
+                                    "user_id": claims.user_id}).first()
     if found is None:
         raise InvalidToken()
-    user, device = found
-    if device.revoked_at is not None:
+    if found.revoked_at is not None:
         raise DeviceRevoked()
-    if not user.active:
+    if not found.active:
         raise UserDisabled()
-    return user, device
+    return found
+
+
+_users, _devices = User.__table__, Device.__table__
+_SUBJECT = (
+    sa.select(_users.c.role, _users.c.active, _devices.c.revoked_at, _devices.c.last_seen_at)
+    .select_from(_users.join(_devices, _devices.c.user_id == _users.c.id))
+    .where(_devices.c.id == sa.bindparam("device_id"), _users.c.id == sa.bindparam("user_id"))
+)

@@ -6,6 +6,7 @@ import pytest
 from flask import Blueprint
 
 from server.auth import Principal, current_principal, login_required
+from server.extensions import db
 from server.models import Role
 from tests.helpers import bearer, create_user, login
 from tests.server.test_errors import assert_error
@@ -70,6 +71,11 @@ class TestTheDecorator:
                     "role": principal.role, "email": principal.user.email,
                     "device": principal.device.name}
 
+        @probe.get("/session")
+        @login_required
+        def session_state():
+            return {"in_transaction": db.session().in_transaction()}
+
         @probe.get("/technicians")
         @login_required(Role.TECHNICIAN, "dispatcher")
         def technicians():
@@ -84,6 +90,31 @@ class TestTheDecorator:
         body = client.get("/api/v1/probe/anyone", headers=bearer(session["access_token"]))
         assert body.get_json() == {"user_id": user.id, "device_id": session["device"]["id"],
                                    "role": "rep", "email": user.email, "device": "van-tablet"}
+
+    def test_the_check_leaves_the_view_no_open_transaction(self, probe_app, client):
+        # A view that writes must not find a read transaction of the check still open.
+        token = token_for(probe_app, client, Role.REP)
+        for _ in range(2):  # the device is marked seen by the first request only
+            body = client.get("/api/v1/probe/session", headers=bearer(token)).get_json()
+            assert body == {"in_transaction": False}
+
+    def test_the_check_hands_its_connection_back_out_of_autocommit_mode(self, probe_app,
+                                                                         client):
+        # It reads in autocommit mode on PostgreSQL; a pooled connection left so would run a
+        # later push without a transaction.
+        token = token_for(probe_app, client, Role.REP)
+        client.get("/api/v1/probe/session", headers=bearer(token))
+        with probe_app.app_context():
+            connections = [db.engine.connect() for _ in range(db.engine.pool.checkedin())]
+            try:
+                assert connections
+                for conn in connections:
+                    # psycopg's switch; sqlite3 (before 3.12) has none.
+                    assert getattr(conn.connection.dbapi_connection, "autocommit", None) \
+                        is not True
+            finally:
+                for conn in connections:
+                    conn.close()
 
     def test_roles_may_be_given_as_enum_members_or_names(self, probe_app, client):
         for role, status in [(Role.TECHNICIAN, 200), (Role.DISPATCHER, 200), (Role.REP, 403)]:
