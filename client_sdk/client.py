@@ -16,7 +16,7 @@ import httpx
 from client_sdk.api import Api
 from client_sdk.errors import FieldsyncError, LocalValidationError, NotLoggedIn
 from client_sdk.session import Session
-from client_sdk.store import LocalStore
+from client_sdk.store import LocalRecord, LocalStore
 from client_sdk.syncer import RetryPolicy, Syncer, SyncReport
 from sync.hlc import ZERO, Clock
 from sync.policies import POLICIES
@@ -43,13 +43,17 @@ class SyncClient:
     Reads and writes work with no network. Each write and its outbox entry commit in one
     local transaction. `sync()` pushes the outbox and pulls until caught up; it is safe to
     call from a background thread while the app keeps reading and writing.
+
+    `synchronous` is SQLite's: with "NORMAL" a returned write survives an app crash, and a
+    power loss can undo only writes the server has not seen yet; "FULL" syncs every write
+    to disk (see LocalStore).
     """
 
     def __init__(self, path: str | Path, *, server_url: str | None = None,
                  transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, push_batch: int = 500,
-                 pull_limit: int = 1000):
-        self.store = LocalStore(path)
+                 pull_limit: int = 1000, synchronous: str = "NORMAL"):
+        self.store = LocalStore(path, synchronous=synchronous)
         url = server_url or self.store.meta("server_url")
         self._api = Api(url or "http://localhost", transport=transport, timeout=timeout)
         self.session = Session(self.store, self._api)
@@ -142,23 +146,22 @@ class SyncClient:
         if self.session.device_id is None:
             raise NotLoggedIn("sign in once before working offline")
         with self.store.transaction() as db:
-            mutation = self._mutation(db, entity, record_id, op, fields)
+            record = self.store.local_record(db, entity, record_id)
+            mutation = self._mutation(record, entity, record_id, op, fields)
             if mutation is None:
                 return
-            self.store.enqueue(db, mutation)
+            self.store.enqueue(db, mutation, record)
             self.store.set_meta(db, next_mutation_id=str(mutation.mutation_id + 1),
                                 hlc=mutation.hlc)
-            self.store.refresh_view(db, entity, record_id)
 
-    def _mutation(self, db, entity, record_id, op, fields) -> Mutation | None:
-        row = db.execute("SELECT version, data FROM record WHERE entity = ? AND id = ?",
-                         (entity, record_id)).fetchone()
-        view = None if row is None or row["data"] is None else self.store.get(entity, record_id)
+    def _mutation(self, record: LocalRecord | None, entity, record_id, op,
+                  fields) -> Mutation | None:
+        view = record.view if record else None
         if op is Op.CREATE and view is not None:
             raise LocalValidationError(f"{entity} {record_id} exists", {"id": ["exists"]})
         if op is not Op.CREATE and view is None:
             raise LocalValidationError(f"no {entity} {record_id} here", {"id": ["unknown"]})
-        base_version = None if op is Op.CREATE else (row["version"] or 1)
+        base_version = None if op is Op.CREATE else (record.version or 1)
         base = {}
         if op is Op.UPDATE:
             fields = {k: v for k, v in fields.items() if view.get(k) != v}
@@ -187,14 +190,14 @@ class SyncClient:
                     progress(state)
 
             try:
-                report = syncer.run(on_result=self._notify, progress=on_progress)
+                # Success is stored with the last pulled page: one commit, not two.
+                return syncer.run(on_result=self._notify, progress=on_progress,
+                                  finished=lambda: {"last_error": None, "last_sync_at": _now()})
             except FieldsyncError as exc:
                 self._remember(last_error=str(exc))
                 raise
             finally:
                 self._progress = None
-            self._remember(last_error=None, last_sync_at=_now())
-            return report
 
     def start_background_sync(self, interval: float = 60.0) -> threading.Event:
         """Sync every `interval` seconds in a daemon thread; set the returned event to stop."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.merge import MergeError, merge_fields
-from sync.policies import DeleteRule, policy_for
+from sync.policies import DeleteRule, EntityPolicy, policy_for
 from sync.protocol import Mutation, Op
 
 
@@ -34,18 +34,25 @@ def local_view(entity: str, server: ServerState | None,
     """Replay `pending` (oldest first) over `server` as the server would apply them."""
     policy = policy_for(entity)
     data = dict(server.data) if server else None
-    hlc = server.hlc if server else ""
     for m in pending:
-        if m.op is Op.CREATE:
-            data = dict(m.fields) if data is None else data
-        elif m.op is Op.DELETE:
-            kept = (server is not None and m.base_version is not None
-                    and server.version > m.base_version
-                    and policy.on_delete_updated is DeleteRule.UPDATE_WINS)
-            data = data if kept else None
-        elif data is not None:
-            data = _merge(data, m, policy, hlc)
+        data = apply_pending(policy, server, data, m)
     return View(data)
+
+
+def apply_pending(policy: EntityPolicy, server: ServerState | None,
+                  data: dict[str, Any] | None, m: Mutation) -> dict[str, Any] | None:
+    """One step of `local_view`: the view `data` with `m` on top. The replay is a fold over
+    this, so a new mutation can go on top of a stored view without replaying the others."""
+    if m.op is Op.CREATE:
+        return dict(m.fields) if data is None else data
+    if m.op is Op.DELETE:
+        kept = (server is not None and m.base_version is not None
+                and server.version > m.base_version
+                and policy.on_delete_updated is DeleteRule.UPDATE_WINS)
+        return data if kept else None
+    if data is None:
+        return None
+    return _merge(data, m, policy, server.hlc if server else "")
 
 
 def _merge(data: Mapping[str, Any], m: Mutation, policy, hlc: str) -> dict[str, Any]:

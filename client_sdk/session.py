@@ -42,6 +42,9 @@ class Session:
                 access_expires_at=str(now + answer["expires_in"]),
                 device_id=answer["device"]["id"], device_name=answer["device"]["name"],
                 user=json.dumps(answer["user"]))
+        # The old refresh token is spent: if a power loss brought it back, the next refresh
+        # would present a reused token and the server would revoke the login.
+        self.store.make_durable()
 
     def forget(self) -> None:
         with self.store.transaction() as db:

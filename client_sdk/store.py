@@ -9,14 +9,25 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from client_sdk.replica import ServerState, local_view
-from sync.protocol import FieldConflict, Mutation, MutationResult, Op, Status
+from client_sdk.replica import ServerState, apply_pending, local_view
+from sync.policies import policy_for
+from sync.protocol import (
+    ErrorInfo,
+    FieldConflict,
+    Mutation,
+    MutationResult,
+    Op,
+    RecordState,
+    Status,
+    compact_json,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS record (
@@ -29,6 +40,10 @@ CREATE TABLE IF NOT EXISTS record (
     pending INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (entity, id)
 );
+-- Rows holding nothing (no server state, no view, no pending edit) are swept after each
+-- pulled page; this partial index keeps the sweep from scanning the whole replica.
+CREATE INDEX IF NOT EXISTS record_empty ON record (entity, id)
+    WHERE server_data IS NULL AND data IS NULL AND pending = 0;
 CREATE TABLE IF NOT EXISTS outbox (
     mutation_id INTEGER PRIMARY KEY,
     entity TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL, base_version INTEGER,
@@ -50,12 +65,28 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
+# Store a server state unless a newer one is held.
+_STORE_SERVER_STATE = (
+    "INSERT INTO record (entity, id, version, hlc, server_data) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, "
+    "server_data = excluded.server_data "
+    "WHERE record.version IS NULL OR record.version <= excluded.version")
+# A mutation's wire form (Mutation.to_wire) from its outbox row.
+_WIRE_MUTATION = ("json_object('mutation_id', mutation_id, 'entity', entity, 'id', id, "
+                  "'op', op, 'base_version', base_version, 'fields', json(fields), "
+                  "'base', json(base), 'hlc', hlc)")
+# The (entity, id) pairs of a JSON list of pairs handed in as the statement's parameter.
+_KEYS = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
+
+
+def _server_row(r: RecordState) -> tuple:
+    return (r.entity, r.record_id, r.version, r.hlc, None if r.deleted else compact_json(r.data))
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _mutation(row) -> Mutation:
@@ -64,17 +95,53 @@ def _mutation(row) -> Mutation:
                     row["hlc"])
 
 
-class LocalStore:
-    """Thread-safe access to one replica file (":memory:" for tests)."""
+@dataclass(frozen=True)
+class LocalRecord:
+    """A record's row: server version and state, the app's view, pending mutation count."""
 
-    def __init__(self, path: str | Path):
+    version: int | None
+    server: ServerState | None
+    view: dict[str, Any] | None
+    pending: int
+
+
+def _view_text(record: LocalRecord | None, m: Mutation, fields: str, base: str) -> str | None:
+    """The view with `m` on top, `m` as the outbox gives it back (`fields` and `base` are its
+    JSON there). The stored view is the replay of the record's pending mutations over its
+    server state (refresh_view keeps it so), and the replay is a fold, so one step equals
+    replaying them all with `m` last."""
+    view = record.view if record else None
+    if m.op is Op.CREATE and view is None:
+        return fields  # the replay's dict(m.fields), already as JSON
+    queued = replace(m, fields=json.loads(fields), base=json.loads(base))
+    data = apply_pending(policy_for(m.entity), record.server if record else None, view, queued)
+    return None if data is None else compact_json(data)
+
+
+class LocalStore:
+    """Thread-safe access to one replica file (":memory:" for tests).
+
+    Durability (`synchronous`, README.md "SDK"): with the default "NORMAL" a commit is in
+    the write-ahead log when it returns, so it survives the app crashing or being killed,
+    but reaches the disk only when the OS writes it out or at the next checkpoint; a power
+    loss may undo the last commits, never half of one. What must outlive even that is
+    forced to disk with `make_durable`: the outbox before the server sees it, tokens before
+    they are used. "FULL" syncs every commit: an fsync per local write.
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL"):
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._synchronous = synchronous
+        self._durable_through = 0  # outbox ids known to be on disk
+        self._durable_after_commit = False
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a pulled battery must not lose a write
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -96,6 +163,36 @@ class LocalStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            if self._durable_after_commit:
+                self.make_durable()
+
+    def make_durable(self) -> None:
+        """Put every committed transaction on disk, so that not even a power loss undoes it.
+
+        One commit under synchronous=FULL: its sync of the write-ahead log covers every
+        earlier commit too. Inside a transaction, that happens right after it commits.
+        """
+        with self._lock:
+            self._durable_after_commit = self._db.in_transaction
+            if self._db.in_transaction or self._synchronous == "FULL":
+                return
+            self._db.execute("PRAGMA synchronous=FULL")  # not allowed inside a transaction
+            try:
+                with self.transaction() as db:
+                    self.set_meta(db, durable_at=_now())  # a commit needs a write
+            finally:
+                self._db.execute(f"PRAGMA synchronous={self._synchronous}")
+
+    def make_outbox_durable(self, through: int) -> None:
+        """Make sure outbox entries up to `through` survive a power loss: due before the
+        server sees them, or a device undone by one would give their ids to new mutations,
+        which the server would take for replays and answer without applying."""
+        with self._lock:
+            if through <= self._durable_through:
+                return
+            if not self._db.in_transaction:
+                self._durable_through = int(self.meta("next_mutation_id") or 1) - 1
+            self.make_durable()
 
     # -- meta ------------------------------------------------------------------------------
 
@@ -128,6 +225,16 @@ class LocalStore:
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
         return [{"id": r["id"], **json.loads(r["data"])} for r in rows]
+
+    def local_record(self, db, entity: str, record_id: str) -> LocalRecord | None:
+        row = db.execute("SELECT version, hlc, server_data, data, pending FROM record "
+                         "WHERE entity = ? AND id = ?", (entity, record_id)).fetchone()
+        if row is None:
+            return None
+        server = (None if row["server_data"] is None else
+                  ServerState(row["version"], row["hlc"], json.loads(row["server_data"])))
+        view = None if row["data"] is None else json.loads(row["data"])
+        return LocalRecord(row["version"], server, view, row["pending"])
 
     def server_state(self, db, entity: str, record_id: str) -> ServerState | None:
         row = db.execute("SELECT version, hlc, server_data FROM record "
@@ -169,6 +276,13 @@ class LocalStore:
 
     # -- outbox ----------------------------------------------------------------------------
 
+    def outbox_batch(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest `limit` outbox entries as (mutation_id, wire JSON of the mutation): the
+        JSON is built by SQLite around the fields and base the outbox keeps as JSON."""
+        with self._lock:
+            return self._db.execute(f"SELECT mutation_id, {_WIRE_MUTATION} FROM outbox "
+                                    "ORDER BY mutation_id LIMIT ?", (limit,)).fetchall()
+
     def pending(self, limit: int | None = None) -> list[Mutation]:
         sql = "SELECT * FROM outbox ORDER BY mutation_id"
         with self._lock:
@@ -180,11 +294,19 @@ class LocalStore:
                           "ORDER BY mutation_id", (entity, record_id)).fetchall()
         return [_mutation(r) for r in rows]
 
-    def enqueue(self, db, m: Mutation) -> None:
+    def enqueue(self, db, m: Mutation, record: LocalRecord | None) -> None:
+        """Add `m` to the outbox and put it on top of the record's view; `record` is the
+        record as `local_record` read it in this transaction."""
+        fields, base = compact_json(m.fields), compact_json(m.base)
         db.execute("INSERT INTO outbox (mutation_id, entity, id, op, base_version, fields, base, "
                    "hlc, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (m.mutation_id, m.entity, m.record_id, str(m.op), m.base_version,
-                    _dumps(m.fields), _dumps(m.base), m.hlc, _now()))
+                    fields, base, m.hlc, _now()))
+        db.execute("INSERT INTO record (entity, id, data, pending) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data, "
+                   "pending = excluded.pending",
+                   (m.entity, m.record_id, _view_text(record, m, fields, base),
+                    1 + (record.pending if record else 0)))
 
     def rejected(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -209,7 +331,7 @@ class LocalStore:
         """Recompute what the app sees for one record from server state + outbox."""
         pending = self.pending_for(db, entity, record_id)
         view = local_view(entity, self.server_state(db, entity, record_id), pending)
-        data = None if view.data is None else _dumps(view.data)
+        data = None if view.data is None else compact_json(view.data)
         db.execute("INSERT INTO record (entity, id, data, pending) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data, "
                    "pending = excluded.pending", (entity, record_id, data, len(pending)))
@@ -221,37 +343,53 @@ class LocalStore:
                          (entity, record_id)).fetchone()
         if row and row[0] is not None and row[0] > version:
             return False
-        text = None if data is None else _dumps(data)
+        text = None if data is None else compact_json(data)
         db.execute("INSERT INTO record (entity, id, version, hlc, server_data) "
                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, id) DO UPDATE SET "
                    "version = excluded.version, hlc = excluded.hlc, "
                    "server_data = excluded.server_data", (entity, record_id, version, hlc, text))
         return True
 
-    def record_result(self, db, m: Mutation, result: MutationResult) -> None:
-        """Take an acknowledged result into the replica; the outbox entry goes."""
-        db.execute("DELETE FROM outbox WHERE mutation_id = ?", (m.mutation_id,))
-        if result.record is not None:
-            r = result.record
-            self.set_server_state(db, r.entity, r.record_id, r.version, r.hlc,
-                                  None if r.deleted else r.data)
-        for conflict in result.conflicts:
-            self._store_conflict(db, m, conflict)
-        if result.status is Status.REJECTED and result.error is not None:
-            e = result.error
-            db.execute("INSERT OR REPLACE INTO rejected (mutation_id, entity, id, op, "
-                       "base_version, fields, base, hlc, code, message, error_fields, at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (m.mutation_id, m.entity, m.record_id, str(m.op), m.base_version,
-                        _dumps(m.fields), _dumps(m.base), m.hlc, e.code, e.message,
-                        _dumps(e.fields), _now()))
-        self.refresh_view(db, m.entity, m.record_id)
+    def record_results(self, db, results: Sequence[MutationResult]) -> None:
+        """Take a pushed batch's results into the replica, in order (docs/protocol.md §6.3):
+        conflicts and rejections are kept, the outbox entries go, each record's server state
+        is replaced unless a newer one is held, and the records' views are settled."""
+        for result in results:
+            for conflict in result.conflicts:
+                self._store_conflict(db, result, conflict)
+            if result.status is Status.REJECTED and result.error is not None:
+                self._store_rejection(db, result.mutation_id, result.error)
+        db.executemany("DELETE FROM outbox WHERE mutation_id = ?",
+                       [(r.mutation_id,) for r in results])
+        db.executemany(_STORE_SERVER_STATE, [_server_row(r.record) for r in results
+                                            if r.record is not None])
+        self._settle_views(db, {(r.entity, r.record_id) for r in results})
 
-    def _store_conflict(self, db, m: Mutation, conflict: FieldConflict) -> None:
+    def _settle_views(self, db, records: set[tuple[str, str]]) -> None:
+        """refresh_view for each of `records`, without replaying where nothing is left to:
+        with no pending mutation the view is the server state, text for text."""
+        keys = (compact_json(sorted(records)),)
+        db.execute(f"UPDATE record SET data = server_data, pending = 0 WHERE (entity, id) IN "
+                   f"({_KEYS}) AND NOT EXISTS (SELECT 1 FROM outbox o "
+                   f"WHERE o.entity = record.entity AND o.id = record.id)", keys)
+        still = db.execute(f"SELECT DISTINCT entity, id FROM outbox WHERE (entity, id) IN "
+                           f"({_KEYS})", keys).fetchall()
+        for entity, record_id in still:
+            self.refresh_view(db, entity, record_id)
+
+    def _store_rejection(self, db, mutation_id: int, e: ErrorInfo) -> None:
+        """Keep the rejected mutation, as its outbox entry holds it, with the error."""
+        db.execute("INSERT OR REPLACE INTO rejected (mutation_id, entity, id, op, "
+                   "base_version, fields, base, hlc, code, message, error_fields, at) "
+                   "SELECT mutation_id, entity, id, op, base_version, fields, base, hlc, "
+                   "?, ?, ?, ? FROM outbox WHERE mutation_id = ?",
+                   (e.code, e.message, compact_json(e.fields), _now(), mutation_id))
+
+    def _store_conflict(self, db, r: MutationResult, conflict: FieldConflict) -> None:
         db.execute("INSERT INTO conflict (mutation_id, entity, id, detail, open, at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (m.mutation_id, m.entity, m.record_id,
-                                                 _dumps(conflict.to_wire()), int(conflict.open),
-                                                 _now()))
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   (r.mutation_id, r.entity, r.record_id, compact_json(conflict.to_wire()),
+                    int(conflict.open), _now()))
 
     def apply_changes(self, db, changes: Iterable[Mapping[str, Any]]) -> int:
         """Apply pulled changes (see docs/protocol.md §7); returns how many were taken."""
@@ -266,7 +404,7 @@ class LocalStore:
                     self.refresh_view(db, entity, record_id)
                     taken += 1
                 continue
-            text = None if data is None else _dumps(data)
+            text = None if data is None else compact_json(data)
             plain.append((entity, record_id, version, c.get("hlc"), text, text, version))
         if plain:
             # Records without local edits: server state and view are the same.

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from client_sdk.api import Api
-from client_sdk.errors import OfflineError, ServerError
+from client_sdk.errors import FieldsyncError, OfflineError, ServerError
 from client_sdk.session import Session
 from client_sdk.store import LocalStore
 from sync.hlc import Clock
@@ -55,51 +56,77 @@ class Syncer:
         self.retry, self.push_batch, self.pull_limit = retry, push_batch, pull_limit
 
     def run(self, *, on_result: Callable[[MutationResult], None],
-            progress: Callable[[dict], None] | None = None) -> SyncReport:
+            progress: Callable[[dict], None] | None = None,
+            finished: Callable[[], Mapping[str, str | None]] | None = None) -> SyncReport:
+        """Push, then pull until caught up; `finished()` gives meta values to store with the
+        last page, in its transaction (one commit less per sync)."""
         report = SyncReport()
         self.push(report, on_result)
-        self.pull(report, progress)
+        self.pull(report, progress, finished=finished)
         return report
 
     def push(self, report: SyncReport, on_result: Callable[[MutationResult], None]) -> None:
-        while batch := self.store.pending(self.push_batch):
-            results = self._call(lambda token, b=batch: self.api.push(token, b))
+        while batch := self.store.outbox_batch(self.push_batch):
+            self.store.make_outbox_durable(batch[-1][0])
+            wire = [mutation for _, mutation in batch]
+            results = self._call(lambda token, w=wire: self.api.push_encoded(token, w))
             by_id = {r.mutation_id: r for r in results}
+            answered = [by_id[mutation_id] for mutation_id, _ in batch]
             with self.store.transaction() as db:
-                for m in batch:
-                    self.store.record_result(db, m, by_id[m.mutation_id])
-            for m in batch:
-                result = by_id[m.mutation_id]
+                self.store.record_results(db, answered)
+            self._observe(max((r.record.hlc for r in answered if r.record), default=None))
+            for result in answered:
                 report.pushed += 1
                 report.conflicts += result.status is Status.CONFLICT
                 report.rejected += result.status is Status.REJECTED
                 report.applied += result.status in (Status.APPLIED, Status.MERGED)
-                self._observe(result.record.hlc if result.record else None)
                 on_result(result)
 
-    def pull(self, report: SyncReport, progress: Callable[[dict], None] | None) -> None:
-        while True:
-            cursor = self.store.meta("cursor")
-            try:
-                page = self._call(
-                    lambda token, c=cursor: self.api.pull(token, c, self.pull_limit))
-            except ServerError as exc:
-                if exc.code != "reset_required" or report.reset:
-                    raise
-                self._reset(report)
-                continue
-            self._apply_page(page, report)
-            if progress:
-                progress({"phase": page["phase"], **page["progress"],
-                          "received": report.pulled})
-            if not page["more"]:
-                return
+    def pull(self, report: SyncReport, progress: Callable[[dict], None] | None, *,
+             finished: Callable[[], Mapping[str, str | None]] | None = None) -> None:
+        """Pull pages until caught up, downloading each next page while the last one is
+        applied. Each page still commits with its own cursor, in order, so stopping at any
+        point leaves the replica as the sequential loop would."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-pull") as ahead:
+            page = self._page(lambda: self._fetch(self.store.meta("cursor")), report)
+            while page is not None:
+                following = None
+                if page["more"]:
+                    following = ahead.submit(self._fetch, page["cursor"], self._token_now())
+                self._apply_page(page, report, None if page["more"] else finished)
+                if progress:
+                    progress({"phase": page["phase"], **page["progress"],
+                              "received": report.pulled})
+                page = self._page(following.result, report) if following else None
 
-    def _apply_page(self, page: dict[str, Any], report: SyncReport) -> None:
+    def _fetch(self, cursor: str | None, token: str | None = None) -> dict[str, Any]:
+        return self._call(lambda t, c=cursor: self.api.pull(t, c, self.pull_limit), token)
+
+    def _token_now(self) -> str | None:
+        """A token for the download thread, read here because the thread must not wait for
+        the store while a page is applied; None lets the thread ask (and fail) itself, after
+        this page is stored."""
+        try:
+            return self.session.token()
+        except FieldsyncError:
+            return None
+
+    def _page(self, fetch: Callable[[], dict[str, Any]], report: SyncReport) -> dict[str, Any]:
+        """`fetch()`, or when the cursor has expired, reset and download from scratch."""
+        try:
+            return fetch()
+        except ServerError as exc:
+            if exc.code != "reset_required" or report.reset:
+                raise
+        self._reset(report)
+        return self._fetch(None)
+
+    def _apply_page(self, page: dict[str, Any], report: SyncReport,
+                    finished: Callable[[], Mapping[str, str | None]] | None = None) -> None:
         changes = page["changes"]
         with self.store.transaction() as db:
             self.store.apply_changes(db, changes)
-            self.store.set_meta(db, cursor=page["cursor"])
+            self.store.set_meta(db, cursor=page["cursor"], **(finished() if finished else {}))
         report.pulled += len(changes)
         report.pages += 1
         self._observe(max((c.get("hlc") or "" for c in changes), default=None))
@@ -116,11 +143,12 @@ class Syncer:
         if hlc:
             self.clock.observe(hlc)
 
-    def _call(self, request: Callable[[str], T]) -> T:
-        """Run `request(token)` with token refresh and backoff on transient failures."""
+    def _call(self, request: Callable[[str], T], token: str | None = None) -> T:
+        """Run `request(token)` with token refresh and backoff on transient failures;
+        `token`, when given, is tried first."""
         for attempt in range(self.retry.attempts):
             try:
-                return self._authorised(request)
+                return self._authorised(request, token if attempt == 0 else None)
             except OfflineError:
                 if attempt == self.retry.attempts - 1:
                     raise
@@ -130,9 +158,9 @@ class Syncer:
             self.retry.sleep(self.retry.delay(attempt))
         raise AssertionError("unreachable")
 
-    def _authorised(self, request: Callable[[str], T]) -> T:
+    def _authorised(self, request: Callable[[str], T], token: str | None = None) -> T:
         try:
-            return request(self.session.token())
+            return request(token or self.session.token())
         except ServerError as exc:
             if exc.status != 401 or exc.code not in ("token_expired", "invalid_token"):
                 raise

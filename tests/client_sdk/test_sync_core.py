@@ -21,14 +21,18 @@ NO_RETRY = RetryPolicy(attempts=1, sleep=lambda seconds: None)
 
 
 class DropResponses(httpx.BaseTransport):
-    """Performs requests, but loses the answer of the next `drop` requests to `path`."""
+    """Performs requests, but loses the answer of the next `drop` requests to `path` (after
+    letting `skip` of them through)."""
 
     def __init__(self, inner: httpx.BaseTransport):
-        self.inner, self.drop, self.path = inner, 0, ""
+        self.inner, self.drop, self.path, self.skip = inner, 0, "", 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         if self.drop and request.url.path.endswith(self.path):
+            if self.skip:
+                self.skip -= 1
+                return response
             self.drop -= 1
             response.read()
             raise httpx.ConnectError("connection reset (simulated)")
@@ -103,6 +107,27 @@ def test_a_lost_pull_response_loses_nothing(app, client, world, tmp_path):
         rep.sync()
     rep.sync()
     assert rep.get("account", world.ids["acc_n2"])["city"] == "Flensburg"
+
+
+def test_a_page_lost_mid_download_keeps_the_pages_before_it_and_the_next_sync_completes(
+        app, world, tmp_path):
+    # The SDK asks for the next page while it applies the last one: losing that request
+    # must leave exactly the pages before it stored, as a one-page-at-a-time loop would.
+    reference = device(app, tmp_path, world.user("rep_n"), name="reference")
+    reference.sync()
+    transport = DropResponses(httpx.WSGITransport(app=app))
+    rep = SyncClient(tmp_path / "rep.db", server_url="http://fieldsync.test",
+                     transport=transport, retry=NO_RETRY, pull_limit=2)
+    rep.login(world.user("rep_n").email, world.user("rep_n").password, "rep")
+    transport.drop, transport.path, transport.skip = 1, "/sync/pull", 2
+    with pytest.raises(OfflineError):
+        rep.sync()
+    kept, expected = rep.store.all_views(), reference.store.all_views()
+    assert len(kept) == 4 and kept.items() <= expected.items()
+    assert rep.status().last_sync_at is None
+    rep.sync()
+    assert rep.store.all_views() == expected
+    assert rep.status().last_sync_at is not None and rep.status().last_error is None
 
 
 def test_a_reset_downloads_the_scope_again_and_keeps_the_outbox(app, client, world, tmp_path):
