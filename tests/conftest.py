@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from server import create_app
 from server.extensions import db
 from server.models import Base
-from sync.database import prepare_engine
-from tests.databases import backend, fresh_database, truncate_all
+from tests.databases import backend, database_with_schema, truncate_all
 
 TEST_CONFIG = {
     "ENV": "testing",
@@ -26,10 +24,7 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """One database per test session (per xdist worker), schema created from the models."""
-    with fresh_database(tmp_path_factory) as url:
-        engine = prepare_engine(sa.create_engine(url))
-        Base.metadata.create_all(engine)
-        engine.dispose()
+    with database_with_schema(tmp_path_factory) as url:
         yield url
 
 

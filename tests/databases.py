@@ -14,6 +14,9 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from server.models import Base
+from sync.database import prepare_engine
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -67,3 +70,13 @@ def _has_sequence(conn: sa.Connection) -> bool:
             "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'"
         ).first()
     )
+
+
+@contextmanager
+def database_with_schema(tmp_path_factory) -> Iterator[str]:
+    """An empty database of the selected backend with every table built from the models."""
+    with fresh_database(tmp_path_factory) as url:
+        engine = prepare_engine(sa.create_engine(url))
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url

@@ -19,10 +19,9 @@ from client_sdk import RetryPolicy, SyncClient
 from client_sdk.field import FieldActions
 from server import create_app
 from server.extensions import db
-from server.models import Base
 from sync.database import prepare_engine
 from tests.conftest import TEST_CONFIG
-from tests.databases import fresh_database
+from tests.databases import database_with_schema
 from tests.e2e.live_server import LiveServer
 from tests.e2e.network import Network
 from tests.helpers import CreatedUser
@@ -59,10 +58,7 @@ class Device:
 @pytest.fixture
 def server_database(tmp_path_factory) -> Iterator[str]:
     """The test's own empty database, with the schema built from the models."""
-    with fresh_database(tmp_path_factory) as url:
-        engine = prepare_engine(sa.create_engine(url))
-        Base.metadata.create_all(engine)
-        engine.dispose()
+    with database_with_schema(tmp_path_factory) as url:
         yield url
 
 
