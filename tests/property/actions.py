@@ -19,8 +19,9 @@ from sync.protocol import Op
 
 ID_NAMESPACE = uuid.UUID("6f1c2b9e-55a0-4c53-9d0e-2f4b7c1d8e01")
 
-ACCOUNT_EDITS = [("name", "Café Nord"), ("name", "Chez Anna"), ("notes", "call before noon"),
-                 ("notes", "closed mondays"), ("status", "inactive"), ("status", "dormant")]
+ACCOUNT_EDITS = [("name", "Chez Anna"), ("name", "Bar Centrale"), ("notes", "call before noon"),
+                 ("notes", "closed mondays"), ("status", "inactive"), ("status", "active"),
+                 ("status", "dormant")]
 CONTACT_EDITS = [("first_name", "Ana"), ("first_name", "Bo"), ("title", "Chef"),
                  ("title", None)]
 VISIT_STATUSES = ["planned", "checked_in", "completed", "cancelled"]
@@ -32,6 +33,7 @@ CHECKLIST_EDITS = [("checked", True), ("checked", False), ("answer", "12 dH"),
                    ("answer", "8 dH")]
 ASSET_EDITS = [("notes", "serviced"), ("notes", None), ("serial_number", "SN-1"),
                ("serial_number", "SN-2")]
+ORDER_STATUSES = ["draft", "submitted", "approved", "fulfilled", "cancelled"]
 STOCK_DELTAS = [-4, -2, -1, 1, 2, 3]
 
 
@@ -53,6 +55,8 @@ class Names:
     territories: dict[str, str]
     technicians: dict[str, str]
     parts: list[str]
+    products: list[str]
+    price_list: str
     labels: dict[str, str] = field(default_factory=dict)
     made: int = 0
 
@@ -61,6 +65,9 @@ class Names:
         record_id = str(uuid.uuid5(ID_NAMESPACE, f"{entity}-{self.made}"))
         self.labels[record_id] = f"~{entity}-{self.made:04d}"
         return record_id
+
+    def technician_ids(self) -> list[str]:
+        return [self.technicians[name] for name in sorted(self.technicians)]
 
     def pick(self, records: list[dict[str, Any]], target: int) -> dict[str, Any] | None:
         if not records:
@@ -143,6 +150,24 @@ def add_account(ctx: Context, target: int, choice: int) -> Change | None:
         "territory_id": ctx.names.territories[territory], "name": f"New shop {territory}"})
 
 
+def add_order(ctx: Context, target: int, choice: int) -> Change | None:
+    account = ctx.pick("account", target)
+    if account is None:
+        return None
+    return Change("order", ctx.names.new_id("order"), Op.CREATE, {
+        "account_id": account["id"], "rep_id": ctx.user_id,
+        "price_list_id": ctx.names.price_list, "status": _choose(["draft", "submitted"], choice)})
+
+
+def add_order_line(ctx: Context, target: int, choice: int) -> Change | None:
+    order = ctx.pick("order", target)
+    if order is None:
+        return None
+    return Change("order_line", ctx.names.new_id("order_line"), Op.CREATE, {
+        "order_id": order["id"], "product_id": _choose(ctx.names.products, choice),
+        "quantity": 1 + choice % 3})
+
+
 def count_parts(ctx: Context, target: int, choice: int) -> Change | None:
     stock = ctx.pick("van_stock", target)
     if stock is None:
@@ -174,7 +199,8 @@ def move_account(ctx: Context, target: int, choice: int) -> Change | None:
     account = ctx.pick("account", target)
     if account is None:
         return None
-    others = sorted(t for t in ctx.names.territories.values() if t != account["territory_id"])
+    territories = [ctx.names.territories[code] for code in sorted(ctx.names.territories)]
+    others = [t for t in territories if t != account["territory_id"]]
     return Change("account", account["id"], Op.UPDATE,
                   {"territory_id": _choose(others, choice)})
 
@@ -183,8 +209,7 @@ def reassign_work_order(ctx: Context, target: int, choice: int) -> Change | None
     order = ctx.pick("work_order", target)
     if order is None:
         return None
-    technicians = [*sorted(ctx.names.technicians.values()), None]
-    others = [t for t in technicians if t != order["technician_id"]]
+    others = [t for t in [*ctx.names.technician_ids(), None] if t != order["technician_id"]]
     return Change("work_order", order["id"], Op.UPDATE,
                   {"technician_id": _choose(others, choice)})
 
@@ -193,7 +218,7 @@ def add_work_order(ctx: Context, target: int, choice: int) -> Change | None:
     account = ctx.pick("account", target)
     if account is None:
         return None
-    technician = _choose(sorted(ctx.names.technicians.values()), choice)
+    technician = _choose(ctx.names.technician_ids(), choice)
     return Change("work_order", ctx.names.new_id("work_order"), Op.CREATE, {
         "account_id": account["id"], "technician_id": technician, "title": "Inspection",
         "status": "scheduled"})
@@ -206,13 +231,15 @@ set_work_order_status = _status("work_order", WORK_ORDER_STATUSES)
 write_up_work_order = _set("work_order", WORK_ORDER_TEXTS)
 answer_checklist = _set("checklist_item", CHECKLIST_EDITS)
 edit_asset = _set("asset", ASSET_EDITS)
+set_order_status = _status("order", ORDER_STATUSES)
 delete_contact = _delete("contact")
 delete_visit = _delete("visit")
 
 REP_ACTIONS: dict[str, Action] = {
     "edit_account": edit_account, "edit_contact": edit_contact, "add_contact": add_contact,
     "add_visit": add_visit, "set_visit_status": set_visit_status, "add_account": add_account,
-    "delete_contact": delete_contact, "delete_visit": delete_visit}
+    "delete_contact": delete_contact, "delete_visit": delete_visit, "add_order": add_order,
+    "add_order_line": add_order_line, "set_order_status": set_order_status}
 TECHNICIAN_ACTIONS: dict[str, Action] = {
     "count_parts": count_parts, "set_work_order_status": set_work_order_status,
     "write_up_work_order": write_up_work_order, "answer_checklist": answer_checklist,
@@ -222,6 +249,7 @@ OFFICE_ACTIONS: dict[str, Action] = {
     "add_work_order": add_work_order, "edit_account": edit_account,
     "edit_contact": edit_contact, "set_work_order_status": set_work_order_status,
     "count_parts": count_parts, "add_visit": add_visit, "delete_contact": delete_contact,
-    "delete_visit": delete_visit}
+    "delete_visit": delete_visit, "delete_order": _delete("order"),
+    "delete_work_order": _delete("work_order"), "delete_account": _delete("account")}
 ACTIONS_BY_ROLE = {"rep": REP_ACTIONS, "technician": TECHNICIAN_ACTIONS,
                    "back_office": OFFICE_ACTIONS, "dispatcher": OFFICE_ACTIONS}

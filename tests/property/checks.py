@@ -16,6 +16,7 @@ from tests.property.fleet import Device, Fleet, SyncMark
 from tests.property.server_view import Key, expected_scope_keys
 
 SETTLE_ROUNDS = 4
+COMPUTED = {"order_line": {"unit_price", "line_total"}}  # the server prices order lines
 
 
 # -- at every step -------------------------------------------------------------------------
@@ -39,24 +40,35 @@ def check_outboxes(fleet: Fleet) -> None:
 def check_scope_since_last_sync(fleet: Fleet) -> None:
     """A device holds a record outside its user's scope only if that record changed since
     the device last completed a sync (its next pull evicts it). When the user's own scope
-    changed meanwhile, only a sync can tell, and check_caught_up does."""
+    is not what it was then, or a pull since was served under another scope, only a sync
+    can tell, and check_caught_up does."""
     server = fleet.server
-    records, changes = server.records(), server.changes()
+    records, log = fleet.records(), fleet.log()
     keys = {user.id: server.keys_of(user) for user in {d.user for d in fleet.devices.values()}}
     for device in fleet.devices.values():
         mark, now = device.mark, keys[device.user.id]
-        if now != mark.keys:
+        if now != mark.keys or device.pulled_under - {mark.keys}:
             continue
         outside = set(device.client.store.all_server_states()) - set(
             server.in_scope(device.user, records, now))
-        unexplained = outside - {key for seq, key in changes if seq > mark.head}
+        unexplained = outside - {entry.key for entry in log if entry.seq > mark.head}
         assert not unexplained, f"{device.name} holds out-of-scope records {unexplained}"
+
+
+def check_views(fleet: Fleet) -> None:
+    """The app shows only records the device holds from the server or is creating."""
+    for device in fleet.devices.values():
+        held = set(device.client.store.all_server_states())
+        creating = {(m.entity, m.record_id) for m in device.client.pending() if m.op == "create"}
+        shown = set(device.client.store.all_views()) - held - creating
+        assert not shown, f"{device.name} shows records it neither holds nor creates: {shown}"
 
 
 def check_every_step(fleet: Fleet) -> None:
     check_wire(fleet)
     check_outboxes(fleet)
     check_scope_since_last_sync(fleet)
+    check_views(fleet)
 
 
 # -- after a completed sync ------------------------------------------------------------------
@@ -72,7 +84,8 @@ def check_caught_up(fleet: Fleet, device: Device) -> None:
     views = device.client.store.all_views()
     assert views == {key: data for key, (_, data) in held.items()}, (
         f"{device.name} shows other data than its server state")
-    device.mark = SyncMark(fleet.server.head(), keys)
+    device.mark = SyncMark(fleet.head(), keys)
+    device.pulled_under.clear()
 
 
 def _difference(expected: dict, held: dict) -> str:
@@ -88,11 +101,11 @@ def _difference(expected: dict, held: dict) -> str:
 def settle(fleet: Fleet) -> None:
     """Sync every device on a good network, round after round, until nothing moves."""
     for _ in range(SETTLE_ROUNDS):
-        head = fleet.server.head()
+        head = fleet.head()
         for device in fleet.devices.values():
             assert device.sync(None)
             check_caught_up(fleet, device)
-        if fleet.server.head() == head:
+        if fleet.head() == head:
             break
     else:
         raise AssertionError(f"devices still pushing after {SETTLE_ROUNDS} rounds")
@@ -161,13 +174,16 @@ def check_history(fleet: Fleet) -> None:
             if result["status"] != "rejected":
                 accepted[(device.device_id, (m.entity, m.record_id))] += 1
             if result["record"] is not None:
-                fleet.history.saw_wire(result["record"])
+                fleet.history.saw(result["record"], writer=device.device_id, named=m.fields)
     for key in fleet.initial:
         accepted[(None, key)] += 1
     for key, count in fleet.back_office.writes.items():
         accepted[(None, key)] += count
     assert not fleet.history.clashes, "\n".join(fleet.history.clashes)
-    logged = fleet.server.logged_writes()
+    logged: dict[Key, list[tuple[int, str | None]]] = {}
+    for entry in fleet.log():
+        logged.setdefault(entry.key, []).append((entry.version, entry.device_id))
+    compared = 0
     for key, rec in fleet.server.records().items():
         entries = logged.get(key, [])
         versions = [version for version, _ in entries]
@@ -180,6 +196,30 @@ def check_history(fleet: Fleet) -> None:
                 f"{accepted[(writer, key)]} accepted writes")
         known = fleet.history.states.get((*key, rec.version))
         assert known in (None, (rec.deleted, rec.data)), f"{key} is {rec}, answered {known}"
+        compared += _check_only_named_fields_changed(fleet.history, key, entries)
+    if compared:
+        fleet.seen.add("writes compared with the versions before them")
+
+
+def _check_only_named_fields_changed(history, key: Key, entries) -> int:
+    """From one version to the next only the fields named by the write that made it change
+    (and fields the server computes), so no write silently undoes another. Versions whose
+    writer's answer left the record out (outside its author's scope) are skipped."""
+    writers, compared = {}, 0
+    for version, writer in entries:
+        writers.setdefault(version, writer)
+    for version in sorted(writers)[1:]:
+        before, after = (history.states.get((*key, v)) for v in (version - 1, version))
+        named = history.named.get((*key, version, writers[version]))
+        if before is None or after is None or named is None:
+            continue
+        compared += 1
+        changed = {f for f in before[1].keys() | after[1].keys()
+                   if before[1].get(f) != after[1].get(f)}
+        unnamed = changed - named - COMPUTED.get(key[0], set())
+        assert not unnamed, (f"{key} v{version} changed {sorted(unnamed)}, which its write "
+                             f"did not name: {before[1]} -> {after[1]}")
+    return compared
 
 
 def _new_versions_by_writer(entries: list[tuple[int, str | None]]) -> Counter[str | None]:
@@ -217,7 +257,7 @@ def check_scope_keys(fleet: Fleet) -> None:
     records = fleet.server.records()
     expected = expected_scope_keys(records)
     wrong = {key: (sorted(rec.keys), sorted(expected[key])) for key, rec in records.items()
-             if rec.keys != expected[key]}
+             if key in expected and rec.keys != expected[key]}
     assert not wrong, f"records with stale scope keys (held, expected): {wrong}"
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,17 @@ import httpx
 from client_sdk import OfflineError, RetryPolicy, SyncClient
 from server.domain import import_records
 from server.extensions import db
-from server.models import Base
+from server.models import SYNC_TABLES, Base
+from sync import changelog
 from sync.database import write_transaction
 from sync.protocol import Mutation, Op
+from sync.retention import compact_log, purge_tombstones
+from sync.sqltypes import utcnow
 from tests.databases import truncate_all
 from tests.helpers import CreatedUser, bearer, login
 from tests.property.actions import OFFICE_ACTIONS, Change, Context, Names
 from tests.property.faults import Exchange, Fault, FaultyTransport
-from tests.property.server_view import Key, ServerRecord, ServerView, visible
+from tests.property.server_view import Key, LogEntry, ServerRecord, ServerView, visible
 from tests.world import World, build_world, uid
 
 SERVER_URL = "http://fieldsync.test"
@@ -46,29 +50,39 @@ class SyncMark:
 
 
 class History:
-    """Every record state the server answered with, by (entity, id, version).
+    """Every record state the server answered with, by (entity, id, version), and the
+    fields each writer named in the writes answered with that version.
 
-    A version names one state: two answers for the same version must agree. At the end every
-    version of every record must be one the history knows, so no change happened unseen.
+    A version names one state: two answers for the same version must agree. From one
+    version to the next only the fields named by the write that made it may change, so a
+    value an acknowledged write set stays until another write names that field.
     """
 
     def __init__(self) -> None:
         self.states: dict[tuple[str, str, int], tuple[bool, dict[str, Any]]] = {}
+        self.named: dict[tuple[str, str, int, str | None], set[str]] = {}
         self.clashes: list[str] = []
 
-    def saw(self, entity: str, record_id: str, version: int, deleted: bool,
-            data: Mapping[str, Any]) -> None:
-        key, state = (entity, record_id, version), (deleted, dict(data))
+    def saw(self, record: Mapping[str, Any], *, writer: str | None,
+            named: Iterable[str]) -> None:
+        """`writer` (a device id, None for the server) wrote the fields `named` and was
+        answered with `record` (wire form)."""
+        key = (record["entity"], record["id"], record["version"])
+        state = (record["deleted"], dict(record["data"]))
         if self.states.setdefault(key, state) != state:
             self.clashes.append(f"{key}: {self.states[key]} and {state}")
+        self.named.setdefault((*key, writer), set()).update(named)
 
-    def saw_wire(self, record: Mapping[str, Any]) -> None:
-        self.saw(record["entity"], record["id"], record["version"], record["deleted"],
-                 record["data"])
+    def saw_state(self, key: Key, rec: ServerRecord) -> None:
+        """The server held `rec` (read from its tables between two steps)."""
+        self.saw({"entity": key[0], "id": key[1], "version": rec.version,
+                  "deleted": rec.deleted, "data": rec.data}, writer=None, named=())
 
 
 @dataclass
 class Device:
+    """One installation of the SDK, and a model of what it made and what it was told."""
+
     name: str
     user: CreatedUser
     path: Path
@@ -80,6 +94,7 @@ class Device:
     deltas: dict[int, int] = field(default_factory=dict)  # van stock deltas by mutation id
     told: dict[int, dict[str, Any]] = field(default_factory=dict)  # results it received
     mark: SyncMark | None = None
+    pulled_under: set[frozenset[str]] = field(default_factory=set)  # user's keys at pulls
 
     def open(self, app, pull_limit: int | None = None) -> None:
         self.transport = FaultyTransport(httpx.WSGITransport(app=app), self.observe)
@@ -162,7 +177,7 @@ class BackOffice:
         record = self.write(change)
         if record is not None:
             self.writes[(change.entity, change.record_id)] += 1
-            self.history.saw_wire(record)
+            self.history.saw(record, writer=None, named=change.fields)
             if change.delta is not None:
                 self.deltas[change.record_id].append(change.delta)
 
@@ -191,17 +206,20 @@ class BackOffice:
 
 
 class Fleet:
+    """The devices, the back office and the server of one example, and what was seen."""
+
     def __init__(self, app, root: Path, pull_limits: Mapping[str, int]):
         self.app, self.server = app, ServerView(app)
         self.world = build_world(app)
         _seed_more(app, self.world)
         self.names = _names(self.world)
         self.history = History()
-        for (entity, record_id), rec in self.server.records().items():
-            self.history.saw(entity, record_id, rec.version, rec.deleted, rec.data)
-        self.initial = {key: rec for key, rec in self.server.records().items()}
+        self.initial = self.server.records()
+        for key, rec in self.initial.items():
+            self.history.saw_state(key, rec)
         self.violations: list[str] = []
         self.seen: set[str] = set()  # what happened on the wire, for hypothesis statistics
+        self._log: dict[int, LogEntry] = {}  # every change-log entry ever seen
         self.devices = {name: Device(name, self.world.user(user), root / f"{name}.sqlite",
                                      pull_limits[name]) for name, user in DEVICES.items()}
         for device in self.devices.values():
@@ -217,6 +235,34 @@ class Fleet:
             assert device.sync(None)
             device.restart(self.app)
 
+    def records(self) -> dict[Key, ServerRecord]:
+        """The server's records now. Their states go into the history, so that nearly every
+        version of every record is known to the checks of consecutive versions."""
+        records = self.server.records()
+        for key, rec in records.items():
+            self.history.saw_state(key, rec)
+        return records
+
+    def log(self) -> list[LogEntry]:
+        """Every change-log entry the server ever held, retention notwithstanding."""
+        self._log.update((entry.seq, entry) for entry in self.server.log())
+        return [self._log[seq] for seq in sorted(self._log)]
+
+    def head(self) -> int:
+        return max((entry.seq for entry in self.log()), default=0)
+
+    def run_retention(self, *, truncate: bool) -> None:
+        """The nightly job, as if every change were old: compact the log and, with
+        `truncate`, drop all of it and the tombstones so every lagging device must reset.
+        Receipts are kept (their expiry is tested elsewhere)."""
+        self.log()
+        cutoff = utcnow() + timedelta(minutes=1)
+        with self.app.app_context(), write_transaction(db.engine) as conn:
+            compact_log(conn, SYNC_TABLES, older_than=cutoff)
+            if truncate:
+                changelog.truncate_before(conn, SYNC_TABLES, cutoff)
+                purge_tombstones(conn, SYNC_TABLES, deleted_before=cutoff)
+
     def close(self) -> None:
         for device in self.devices.values():
             if device.client is not None:
@@ -225,22 +271,28 @@ class Fleet:
     # -- watching the wire ------------------------------------------------------------------
 
     def observed(self, device: Device, exchange: Exchange) -> None:
+        if exchange.status == 410:
+            self.seen.add(f"{exchange.endpoint} answered {exchange.response['error']['code']}")
         if exchange.status != 200:
-            return  # the client raises; the test fails on it
+            return  # the client resets on 410 and raises on any other error
         if exchange.endpoint == "push":
             self._check_push_request(device, exchange.request)
-            if not exchange.delivered:
-                self.seen.add("a push answer was lost")
-            for result in exchange.response["results"]:
-                self.seen.add(f"push result {result['status']}")
-                self.seen.update(f"conflict {c['kind']} {c['policy']}" for c in result["conflicts"])
-                if result["error"]:
-                    self.seen.add(f"rejected {result['error']['code']}")
-                if exchange.delivered:
-                    device.told[result["mutation_id"]] = result
+            results = exchange.response["results"]
+            if exchange.delivered:
+                device.told.update((r["mutation_id"], r) for r in results)
+            self._note_push(results, exchange.delivered)
         elif exchange.endpoint == "pull":
-            self.seen.update(f"pulled {c['op']}" for c in exchange.response["changes"])
             self._check_pulled_changes(device, exchange.response["changes"])
+            self.seen.update(f"pulled {c['op']}" for c in exchange.response["changes"])
+
+    def _note_push(self, results: list[dict[str, Any]], delivered: bool) -> None:
+        if not delivered:
+            self.seen.add("a push answer was lost")
+        for result in results:
+            self.seen.add(f"push result {result['status']}")
+            self.seen.update(f"conflict {c['kind']} {c['policy']}" for c in result["conflicts"])
+            if result["error"]:
+                self.seen.add(f"rejected {result['error']['code']}")
 
     def _check_push_request(self, device: Device, request: dict[str, Any]) -> None:
         """A push carries the whole outbox, oldest first, each mutation as it was made."""
@@ -252,6 +304,7 @@ class Fleet:
     def _check_pulled_changes(self, device: Device, changes: list[dict[str, Any]]) -> None:
         """Each pulled change tells the record's current state, and only within scope."""
         keys = self.server.keys_of(device.user)
+        device.pulled_under.add(keys)
         records = self.server.records({(c["entity"], c["id"]) for c in changes})
         for change in changes:
             key = (change["entity"], change["id"])
@@ -301,7 +354,9 @@ def _seed_more(app, w: World) -> None:
 def _names(w: World) -> Names:
     names = Names(territories=dict(w.territories),
                   technicians={t: w.user(t).id for t in ("tech_a", "tech_b")},
-                  parts=[w.ids["part1"], w.ids["part2"]])
+                  parts=[w.ids["part1"], w.ids["part2"]],
+                  products=[w.ids["product1"], w.ids["product2"]],
+                  price_list=w.ids["price_list"])
     names.labels.update({record_id: label for label, record_id in w.ids.items()})
     names.labels.update({tid: f"territory_{code}" for code, tid in w.territories.items()})
     return names
@@ -327,5 +382,3 @@ def running_fleet(app, pull_limits: Mapping[str, int]) -> Iterator[Fleet]:
         finally:
             fleet.close()
 
-
-__all__ = ["DEVICES", "Fleet", "Key", "SyncMark", "running_fleet"]

@@ -40,6 +40,14 @@ CATALOG = {"product", "price_list", "price", "part"}
 
 
 @dataclass(frozen=True)
+class LogEntry:
+    seq: int
+    key: Key
+    version: int
+    device_id: str | None  # the writing device, None for the server
+
+
+@dataclass(frozen=True)
 class ServerRecord:
     version: int
     deleted: bool
@@ -87,28 +95,14 @@ class ServerView:
         return {key: (rec.version, rec.data) for key, rec in records.items()
                 if not rec.deleted and visible(keys, rec.keys)}
 
-    def changes(self) -> list[tuple[int, Key]]:
-        """The change log: (seq, record) in order."""
+    def log(self) -> list[LogEntry]:
+        """The change log as it stands (retention may have dropped older entries)."""
         c = T.change
         with self.connect() as conn:
-            rows = conn.execute(sa.select(c.c.seq, c.c.entity, c.c.record_id).order_by(c.c.seq))
-            return [(row.seq, (row.entity, row.record_id)) for row in rows]
-
-    def head(self) -> int:
-        with self.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(T.change.c.seq))).scalar() or 0
-
-    def logged_writes(self) -> dict[Key, list[tuple[int, str | None]]]:
-        """Per record, (version, writing device or None for the server) of its change-log
-        entries, in log order."""
-        c = T.change
-        found: dict[Key, list[tuple[int, str | None]]] = {}
-        with self.connect() as conn:
-            for row in conn.execute(sa.select(c.c.entity, c.c.record_id, c.c.version,
-                                              c.c.device_id).order_by(c.c.seq)):
-                found.setdefault((row.entity, row.record_id), []).append(
-                    (row.version, row.device_id))
-        return found
+            rows = conn.execute(sa.select(c.c.seq, c.c.entity, c.c.record_id, c.c.version,
+                                          c.c.device_id).order_by(c.c.seq))
+            return [LogEntry(row.seq, (row.entity, row.record_id), row.version, row.device_id)
+                    for row in rows]
 
     def receipts(self, device_id: str) -> dict[int, dict[str, Any]]:
         r = T.receipt
@@ -132,26 +126,31 @@ class ServerView:
 
 
 def expected_scope_keys(records: Mapping[Key, ServerRecord]) -> dict[Key, frozenset[str]]:
-    """Each record's scope keys as the field domain defines them, from the references."""
-    expected: dict[Key, frozenset[str]] = {}
+    """Each record's scope keys as the field domain defines them, from the references.
 
-    def keys_of(entity: str, record_id: str) -> frozenset[str]:
+    Records below a parent the server no longer holds (a tombstone purged by retention)
+    are left out: nothing can tell their keys any more.
+    """
+    expected: dict[Key, frozenset[str] | None] = {}
+
+    def keys_of(entity: str, record_id: str) -> frozenset[str] | None:
         if (entity, record_id) not in expected:
             expected[(entity, record_id)] = _own_keys(entity, record_id, records, keys_of)
         return expected[(entity, record_id)]
 
     for entity, record_id in records:
         keys_of(entity, record_id)
-    return expected
+    return {key: keys for key, keys in expected.items() if keys is not None}
 
 
-def _own_keys(entity: str, record_id: str, records, keys_of) -> frozenset[str]:
+def _own_keys(entity: str, record_id: str, records, keys_of) -> frozenset[str] | None:
+    if (entity, record_id) not in records:
+        return None
     data = records[(entity, record_id)].data
     if entity in INHERITED:
         field, parent, prefix = INHERITED[entity]
-        if (parent, data[field]) not in records:
-            return frozenset()
-        return frozenset(k for k in keys_of(parent, data[field]) if k.startswith(prefix))
+        keys = keys_of(parent, data[field])
+        return None if keys is None else frozenset(k for k in keys if k.startswith(prefix))
     if entity in CATALOG:
         return frozenset({"catalog"})
     if entity == "territory":
