@@ -15,6 +15,7 @@ records of its scope at the server's versions, every pushed change included.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,14 @@ import sqlalchemy as sa
 from bench.report import Row
 from bench.scenarios import data, seeding
 from bench.scenarios.device import SimDevice
-from bench.scenarios.measure import Recorder, only, peak_rss_mib, percentile, reset_own_peak
+from bench.scenarios.measure import (
+    CpuMeter,
+    Recorder,
+    only,
+    peak_rss_mib,
+    percentile,
+    reset_own_peak,
+)
 from bench.scenarios.servers import bench_server
 from server.models import SYNC_TABLES
 from tests.databases import postgres_database
@@ -68,8 +76,12 @@ def _measure(ctx, url: str, count: int) -> list[Row]:
         for device in devices:
             device.log.mutations = 0
         reset_own_peak()
+        meter = CpuMeter({"client": lambda: ["self"], "server": server.workers,
+                          "database": lambda: _backend_pids(url)})
         ctx.log(f"{NAME}: {count} devices push and pull")
+        meter.start()
         seconds = _storm(ctx, devices)
+        ctx.note(_cpu_note(count, meter.stop()))
         exchanges = recorder.take()
         client_mib, server_mib = peak_rss_mib(), server.peak_rss_mib()
         for device in devices:  # catch up with what the others did last (not measured)
@@ -86,6 +98,26 @@ def _set_up(device: SimDevice) -> None:
     device.login()
     device.pull_all()
     device.sync_round(WARM_UP_ROUND, 1, 0)
+
+
+def _backend_pids(url: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to the bench database."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity "
+                                    "WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid()")).scalars().all()
+    engine.dispose()
+    return pids
+
+
+def _cpu_note(count: int, used: dict[str, float]) -> str:
+    wall, cores = used["wall"], os.cpu_count() or 1
+    share = {name: used[name] / wall for name in ("client", "server", "database", "machine")}
+    return (f"{TITLE} ({count}): processor use while measured, in cores busy on average "
+            f"(of {cores}): devices (this process) {share['client']:.2f}, server workers "
+            f"{share['server']:.2f}, PostgreSQL {share['database']:.2f}, whole machine "
+            f"{share['machine']:.2f}.")
 
 
 def _seed(ctx, url: str, count: int) -> list[seeding.Rep]:

@@ -64,7 +64,9 @@ def _worker_profile() -> cProfile.Profile | None:
     folder = os.environ.get(PROFILE_ENV)
     if not folder:
         return None
-    profile = cProfile.Profile()
+    # FIELDSYNC_BENCH_PROFILE_CLOCK=cpu: processor time of the thread, without the waits.
+    cpu = os.environ.get(PROFILE_ENV + "_CLOCK") == "cpu"
+    profile = cProfile.Profile(time.thread_time) if cpu else cProfile.Profile()
     atexit.register(lambda: profile.dump_stats(Path(folder) / f"server-{os.getpid()}.pstats"))
     return profile
 
@@ -82,12 +84,12 @@ class BenchServer:
     """
 
     def __init__(self, database_url: str, log_path: Path, *, workers: int = 1,
-                 threads: int = 4, profile_dir: Path | None = None,
-                 env: Mapping[str, str] | None = None):
+                 threads: int = 4, worker_class: str = "gthread",
+                 profile_dir: Path | None = None, env: Mapping[str, str] | None = None):
         self.port = free_port()
         self.log_path = log_path
         self.args = ["--bind", f"{HOST}:{self.port}", "--workers", str(workers),
-                     "--worker-class", "gthread", "--threads", str(threads),
+                     "--worker-class", worker_class, "--threads", str(threads),
                      "--timeout", "300", "--graceful-timeout", "10", "--no-control-socket",
                      "bench.scenarios.servers:create_bench_app()"]
         self.env = {**os.environ, **BENCH_SETTINGS, "DATABASE_URL": database_url,
