@@ -66,8 +66,16 @@ def _append_numbered(conn: sa.Connection, tables: SyncTables,
 
 def head(conn: sa.Connection, tables: SyncTables) -> int:
     """The highest committed sequence number (never below the compaction horizon)."""
-    top = conn.execute(sa.select(sa.func.max(tables.change.c.seq))).scalar() or 0
-    return max(top, horizon(conn, tables))
+    top, floor = conn.execute(_head_query(tables)).one()
+    return max(top or 0, floor or 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _head_query(tables: SyncTables) -> sa.Select:
+    """The log's top and the horizon in one statement: on PostgreSQL it runs while the append
+    lock is held, so every round trip saved there shortens every other writer's wait."""
+    return sa.select(sa.select(sa.func.max(tables.change.c.seq)).scalar_subquery(),
+                     _horizon_query(tables).scalar_subquery())
 
 
 def horizon(conn: sa.Connection, tables: SyncTables) -> int:

@@ -7,6 +7,7 @@ answered from their stored receipts and applied nothing twice.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -139,20 +140,24 @@ def _check_batch(mutations: Sequence[Mutation]) -> None:
 
 
 def _lock_device(conn: sa.Connection, tables: SyncTables, device_id: str, now) -> int:
-    d = tables.device
-    insert = _insert_ignore(conn, d).values(device_id=device_id, last_mutation_id=0)
-    conn.execute(insert)
-    return conn.execute(
-        sa.select(d.c.last_mutation_id).where(d.c.device_id == device_id).with_for_update()
-    ).scalar_one()
+    """The device's last applied mutation id, its row created if new and locked (on
+    PostgreSQL) until the commit: one statement, as a no-op update of an existing row takes
+    the row lock and returns it."""
+    return conn.execute(_device_lock_query(conn.dialect.name, tables.device),
+                        {"device_id": device_id}).scalar_one()
 
 
-def _insert_ignore(conn: sa.Connection, table: sa.Table):
-    if conn.dialect.name == "postgresql":
+@functools.lru_cache(maxsize=8)
+def _device_lock_query(dialect: str, device: sa.Table):
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+    statement = insert(device).values(device_id=sa.bindparam("device_id"), last_mutation_id=0)
+    return statement.on_conflict_do_update(
+        index_elements=[device.c.device_id],
+        set_={"last_mutation_id": device.c.last_mutation_id},
+    ).returning(device.c.last_mutation_id)
 
 
 def _receipts(conn, tables: SyncTables, device_id: str, replays: list[Mutation]) -> dict:
