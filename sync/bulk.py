@@ -4,12 +4,15 @@
 (`DefaultExecutionContext._init_compiled`); for the thousands of narrow rows a push writes,
 that costs more than the database's own work. `insert_rows` compiles the INSERT once per
 table, column set and dialect, converts each column with the very bind processor SQLAlchemy
-would use, and hands plain parameter rows to the driver through `exec_driver_sql`. Driver
-errors still arrive as SQLAlchemy's exceptions (IntegrityError, DataError).
+would use, and hands plain parameter rows to the driver through `exec_driver_sql`: on SQLite
+as one executemany, on PostgreSQL as one multi-row VALUES statement (a round trip for the
+lot; psycopg's executemany costs a round trip per row). Driver errors still arrive as
+SQLAlchemy's exceptions (IntegrityError, DataError).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -25,6 +28,14 @@ class _CompiledInsert:
     columns: tuple[str, ...]  # parameter order
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
     names: tuple[str, ...] | None  # bind names for a driver taking named parameters
+    # PostgreSQL (psycopg): "INSERT ... VALUES" and one row's "(%s, %s::JSON, ...)", so many
+    # rows go in one statement and one round trip instead of one per row
+    many: tuple[str, str] | None = None
+
+
+# PostgreSQL takes at most 65,535 parameters per statement; stay well below.
+MAX_PARAMETERS = 30_000
+_NAMED = re.compile(r"%\((\w+)\)s")
 
 
 # per dialect object (its processors depend on its settings), forgotten with its engine
@@ -44,7 +55,15 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
         # defaults to fill, or rows of different shapes: SQLAlchemy's own path does that
         conn.execute(table.insert(), list(rows))
         return
-    conn.exec_driver_sql(compiled.sql, _parameters(compiled, rows))
+    if compiled.many is None:
+        conn.exec_driver_sql(compiled.sql, _parameters(compiled, rows))
+        return
+    head, group = compiled.many
+    step = max(1, MAX_PARAMETERS // len(columns))
+    for start in range(0, len(rows), step):
+        values = _parameters(compiled, rows[start:start + step])
+        conn.exec_driver_sql(head + ", ".join([group] * len(values)),
+                             tuple(v for row in values for v in row))
 
 
 def _compile(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
@@ -59,11 +78,16 @@ def _compile(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
         order = names = tuple(statement.binds)
     if set(order) != set(columns) or statement.escaped_bind_names:
         return None
+    many = None
+    if dialect.name == "postgresql" and dialect.paramstyle == "pyformat":
+        head, group = str(statement).split(" VALUES ", 1)
+        order, names = tuple(_NAMED.findall(group)), None
+        many = (head + " VALUES ", _NAMED.sub("%s", group))
     processors = tuple(
         (position, processor) for position, name in enumerate(order)
         if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
     )
-    return _CompiledInsert(str(statement), order, processors, names)
+    return _CompiledInsert(str(statement), order, processors, names, many)
 
 
 def _parameters(compiled: _CompiledInsert, rows: Sequence[Mapping[str, Any]]) -> list:

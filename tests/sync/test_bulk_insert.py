@@ -59,3 +59,15 @@ def test_a_broken_constraint_raises_sqlalchemys_integrity_error(engine):
     rows[1]["part_number"] = rows[0]["part_number"]
     with pytest.raises(IntegrityError), engine.begin() as conn:
         insert_rows(conn, Part.__table__, rows)
+
+
+def test_rows_beyond_one_statements_parameter_limit_all_arrive(engine, monkeypatch):
+    monkeypatch.setattr("sync.bulk.MAX_PARAMETERS", 10)  # 4 columns: 2 rows per statement
+    rows = receipt_rows("split")
+    with engine.begin() as conn:
+        insert_rows(conn, SYNC_TABLES.receipt, rows)
+    with engine.connect() as conn:
+        found = stored(conn, SYNC_TABLES.receipt, rows, "device_id")
+    assert sorted(r["mutation_id"] for r in found) == [1, 2, 3]
+    assert [r["result"] for r in sorted(found, key=lambda r: r["mutation_id"])] == [
+        row["result"] for row in rows]
