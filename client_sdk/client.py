@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from client_sdk.session import Session
 from client_sdk.store import LocalRecord, LocalStore
 from client_sdk.syncer import RetryPolicy, Syncer, SyncReport
 from sync.hlc import ZERO, Clock
+from sync.ids import new_id
 from sync.policies import POLICIES
 from sync.protocol import Mutation, MutationResult, Op, Status
 
@@ -123,8 +123,9 @@ class SyncClient:
 
     def create(self, entity: str, fields: Mapping[str, Any], *,
                record_id: str | None = None) -> str:
-        """Create a record locally; returns its id (a new UUID unless given)."""
-        record_id = record_id or str(uuid.uuid4())
+        """Create a record locally; returns its id (a new time-ordered UUID, see sync.ids,
+        unless given)."""
+        record_id = record_id or new_id()
         self._write(entity, record_id, Op.CREATE, dict(fields))
         return record_id
 

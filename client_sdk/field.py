@@ -13,7 +13,6 @@ server stays the judge: its rules and prices are final and flow back on the next
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from client_sdk.client import SyncClient
 from client_sdk.errors import NotLoggedIn
 from client_sdk.pricing import PricedLine, current_price_list, line_total, order_total
 from client_sdk.wire import refuse
+from sync.ids import new_id
 
 # (product_id, quantity) or (product_id, quantity, discount_pct)
 LineSpec = Sequence[Any]
@@ -54,10 +54,6 @@ class NewCustomer:
     account_id: str
     visit_id: str
     order: CreatedOrder
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class FieldActions:
@@ -210,7 +206,7 @@ class FieldActions:
         if product_id not in prices:
             raise refuse(f"{at}.product_id", "not on the price list")
         unit = prices[product_id]
-        return PricedLine(_new_id(), product_id, quantity, discount, unit,
+        return PricedLine(new_id(), product_id, quantity, discount, unit,
                           line_total(unit, quantity, discount))
 
     def _write_order(self, account_id: str, visit_id: str | None, notes: str | None,

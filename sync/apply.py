@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sync import hlc as hlc_mod
 from sync.entities import Actor, EntitySpec, FieldErrors, Registry
 from sync.errors import MutationRejected
+from sync.ids import new_id
 from sync.merge import FieldMerge, MergeError, merge_fields
 from sync.policies import DeleteRule, Policy
 from sync.protocol import FieldConflict, Mutation, MutationResult, Op, RecordState, Status
@@ -303,7 +304,7 @@ class Applier:
         if not conflicts:
             return
         self.store.add_conflicts([
-            {"id": str(uuid.uuid4()), "entity": m.entity, "record_id": m.record_id,
+            {"id": new_id(), "entity": m.entity, "record_id": m.record_id,
              "field": c.field, "kind": c.kind, "policy": c.policy, "base": c.base,
              "server_value": c.server, "client_value": c.client, "result": c.result,
              "status": "open" if c.open else "resolved", "device_id": self.actor.device_id,

@@ -8,7 +8,6 @@ answered from their stored receipts and applied nothing twice.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -21,6 +20,7 @@ from sync.bulk import insert_rows
 from sync.entities import Actor, Registry
 from sync.errors import InvalidRequest, MutationRejected
 from sync.hlc import Clock
+from sync.ids import new_id
 from sync.protocol import MAX_PUSH_MUTATIONS, ErrorInfo, Mutation, MutationResult, Status
 from sync.sqltypes import utcnow
 from sync.store import SyncTables
@@ -184,7 +184,7 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
         if outcome.result.status is Status.REJECTED:
             error = outcome.result.error
             rejections.append({
-                "id": str(uuid.uuid4()), "device_id": actor.device_id, "user_id": actor.user_id,
+                "id": new_id(), "device_id": actor.device_id, "user_id": actor.user_id,
                 "mutation_id": m.mutation_id, "entity": m.entity, "record_id": m.record_id,
                 "code": error.code, "message": error.message, "fields": error.fields,
                 "mutation": m.to_wire(), "created_at": now,

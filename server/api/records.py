@@ -7,7 +7,6 @@ they reach devices through the change log like any other change.
 from __future__ import annotations
 
 import json
-import uuid
 
 import sqlalchemy as sa
 from flask import Blueprint, request
@@ -21,6 +20,7 @@ from server.http import json_body
 from server.models import OFFICE_ROLES, SYNC_TABLES
 from sync.database import write_transaction
 from sync.errors import MutationRejected
+from sync.ids import new_id
 from sync.protocol import Op
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1/records")
@@ -91,7 +91,7 @@ def create_record(entity: str):
         raise ApiError(422, "validation_failed", "send the record's fields as an object",
                        {"_schema": ["must be an object"]})
     fields = dict(body)
-    record_id = fields.pop("id", None) or str(uuid.uuid4())
+    record_id = fields.pop("id", None) or new_id()
     return _write(entity, str(record_id), Op.CREATE, fields), 201
 
 

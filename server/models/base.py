@@ -7,13 +7,13 @@ without building an app.
 from __future__ import annotations
 
 import enum
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sync.ids import new_id
 from sync.sqltypes import UTCDateTime, utcnow
 from sync.store import define_sync_tables
 
@@ -33,8 +33,6 @@ class Base(DeclarativeBase):
 SYNC_TABLES = define_sync_tables(Base.metadata)
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 UUID = sa.Uuid(as_uuid=False)

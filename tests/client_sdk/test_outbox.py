@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from client_sdk import SyncClient
 from client_sdk.api import Api
 from client_sdk.store import LocalStore
 from sync.protocol import PROTOCOL_VERSION, Mutation, Op
@@ -63,3 +65,13 @@ def test_api_push_sends_the_protocols_push_body_whichever_form_it_is_given():
     api.close()
 
     assert sent == [{"protocol": PROTOCOL_VERSION, "mutations": [mutation.to_wire()]}] * 2
+
+
+def test_records_created_offline_get_time_ordered_ids():
+    client = SyncClient(":memory:")
+    with client.store.transaction() as db:
+        client.store.set_meta(db, device_id="device-1")  # as if signed in once
+    first = client.create("territory", {"code": "N1", "name": "North"})
+    second = client.create("territory", {"code": "N2", "name": "North 2"})
+    assert uuid.UUID(first).version == uuid.UUID(second).version == 7
+    assert uuid.UUID(first).int >> 80 <= uuid.UUID(second).int >> 80

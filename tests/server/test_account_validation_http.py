@@ -6,6 +6,8 @@ changes nothing: the same input pushed by a device is rejected with the same fie
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import sqlalchemy as sa
 
@@ -171,3 +173,11 @@ def test_a_valid_account_is_created_and_reaches_the_territory_rep(app, client, w
     rep = Device(client, world.user("rep_n"))
     rep.sync()
     assert rep.data("account", created["id"])["name"] == "Rösterei Neu"
+
+
+def test_a_record_created_in_the_back_office_without_an_id_gets_a_time_ordered_one(
+        client, world, office):
+    response = client.post("/api/v1/records/account", json=valid_account(world),
+                           headers=bearer(office.token))
+    assert response.status_code == 201, response.get_json()
+    assert uuid.UUID(response.get_json()["id"]).version == 7
