@@ -33,6 +33,10 @@ class _CompiledInsert:
     many: tuple[str, str] | None = None
 
 
+class EncodedJSON(str):
+    """A JSON column's value already encoded: stored as it is, not encoded again."""
+
+
 # PostgreSQL takes at most 65,535 parameters per statement; stay well below.
 MAX_PARAMETERS = 30_000
 _NAMED = re.compile(r"%\((\w+)\)s")
@@ -84,10 +88,18 @@ def _compile(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
         order, names = tuple(_NAMED.findall(group)), None
         many = (head + " VALUES ", _NAMED.sub("%s", group))
     processors = tuple(
-        (position, processor) for position, name in enumerate(order)
+        (position, _json_aware(processor) if isinstance(table.c[name].type, sa.JSON)
+         else processor)
+        for position, name in enumerate(order)
         if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
     )
     return _CompiledInsert(str(statement), order, processors, names, many)
+
+
+def _json_aware(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def encode(value):
+        return str(value) if type(value) is EncodedJSON else process(value)
+    return encode
 
 
 def _parameters(compiled: _CompiledInsert, rows: Sequence[Mapping[str, Any]]) -> list:

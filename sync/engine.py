@@ -39,6 +39,12 @@ class SyncEngine:
         return push_mod.push(conn, self.tables, self.registry, actor, mutations,
                              clock=self.clock, now=now)
 
+    def push_json(self, conn: sa.Connection, actor: Actor, mutations: Sequence[Mutation],
+                  *, now: datetime | None = None) -> list[str]:
+        """See sync.push.push_json: the results as wire JSON, for the HTTP answer."""
+        return push_mod.push_json(conn, self.tables, self.registry, actor, mutations,
+                                  clock=self.clock, now=now)
+
     def pull(self, conn: sa.Connection, keys: Iterable[str], cursor: str | None,
              limit: int = DEFAULT_PULL_LIMIT) -> pull_mod.PullPage:
         """See sync.pull.pull."""

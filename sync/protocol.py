@@ -14,6 +14,10 @@ PROTOCOL_VERSION = 1
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+# A str as compact_json encodes it, without the dispatch on the value's type.
+_text = json.encoder.encode_basestring
+
+
 def compact_json(value: Any) -> str:
     """JSON with no spaces and non-ASCII kept: how a record's data is stored and sent, by
     the server and the SDK alike."""
@@ -172,6 +176,21 @@ class MutationResult:
     record: RecordState | None = None
     conflicts: tuple[FieldConflict, ...] = ()
     error: ErrorInfo | None = None
+
+    def to_json(self, *, data_json: str | None = None) -> str:
+        """`compact_json(self.to_wire())`; `data_json`, when given, is the record's data
+        already encoded that way and is spliced in instead of encoded again."""
+        if data_json is None or self.record is None:
+            return compact_json(self.to_wire())
+        r = self.record
+        record = (f'{{"entity":{_text(r.entity)},"id":{_text(r.record_id)},'
+                  f'"version":{int(r.version)},"hlc":{_text(r.hlc)},'
+                  f'"deleted":{"true" if r.deleted else "false"},"data":{data_json}}}')
+        conflicts = compact_json([c.to_wire() for c in self.conflicts])
+        error = compact_json(self.error.to_wire()) if self.error else "null"
+        return (f'{{"mutation_id":{int(self.mutation_id)},"status":{_text(str(self.status))},'
+                f'"entity":{_text(self.entity)},"id":{_text(self.record_id)},'
+                f'"record":{record},"conflicts":{conflicts},"error":{error}}}')
 
     def to_wire(self) -> dict[str, Any]:
         return {

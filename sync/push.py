@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from sync import changelog
 from sync.apply import Applier, Outcome, Postpone
-from sync.bulk import insert_rows
+from sync.bulk import EncodedJSON, insert_rows
 from sync.entities import Actor, Registry
 from sync.errors import InvalidRequest, MutationRejected
 from sync.hlc import Clock
@@ -39,23 +39,40 @@ def push(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Act
     Raises InvalidRequest when the batch itself is malformed (nothing is applied then).
     Must run inside a write transaction (sync.database.write_transaction).
     """
+    return [result for result, _ in _push(conn, tables, registry, actor, mutations,
+                                          clock=clock, now=now)]
+
+
+def push_json(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Actor,
+              mutations: Sequence[Mutation], *, clock: Clock,
+              now: datetime | None = None) -> list[str]:
+    """`push`, answering each result as its wire JSON: the text stored as the receipt, which
+    splices in the record's data as encoded for the sync view. A result is encoded once,
+    not once for the receipt and again for the answer."""
+    return [text or result.to_json() for result, text in _push(
+        conn, tables, registry, actor, mutations, clock=clock, now=now)]
+
+
+def _push(conn, tables, registry, actor, mutations, *, clock, now):
+    """(result, its JSON or None) per mutation."""
     _check_batch(mutations)
     now = now or utcnow()
     last = _lock_device(conn, tables, actor.device_id, now)
     replayed = _receipts(conn, tables, actor.device_id,
                          [m for m in mutations if m.mutation_id <= last])
     fresh = [m for m in mutations if m.mutation_id > last]
-    outcomes = _apply_fresh(conn, tables, registry, actor, fresh, clock, now)
-    if fresh:
-        _finish(conn, tables, actor, fresh, outcomes, now)
-    by_id = {o.result.mutation_id: o.result for o in outcomes}
-    return [by_id.get(m.mutation_id) or replayed[m.mutation_id] for m in mutations]
+    outcomes, payloads = _apply_fresh(conn, tables, registry, actor, fresh, clock, now)
+    texts = _finish(conn, tables, actor, fresh, outcomes, payloads, now) if fresh else []
+    answered = {o.result.mutation_id: (o.result, text)
+                for o, text in zip(outcomes, texts, strict=True)}
+    return [answered.get(m.mutation_id) or (replayed[m.mutation_id], None) for m in mutations]
 
 
-def _apply_fresh(conn, tables, registry, actor, fresh, clock, now) -> list[Outcome]:
+def _apply_fresh(conn, tables, registry, actor, fresh, clock, now):
     """Fast path: apply in memory, write in bulk. A database constraint that validation did
     not foresee fails the bulk write; then the batch is redone one savepoint per mutation so
-    only the offending mutations are rejected."""
+    only the offending mutations are rejected. Returns the outcomes and the encoded data of
+    the records written ((entity, id) -> (version, JSON))."""
     savepoint = conn.begin_nested()
     try:
         applier = Applier(conn, tables, registry, actor, clock=clock, now=now)
@@ -64,9 +81,10 @@ def _apply_fresh(conn, tables, registry, actor, fresh, clock, now) -> list[Outco
     except DB_REFUSALS:
         savepoint.rollback()
         applier = Applier(conn, tables, registry, actor, clock=clock, now=now)
-        return apply_batch(applier, fresh, one_by_one=True)
+        outcomes = apply_batch(applier, fresh, one_by_one=True)
+        return outcomes, applier.store.payloads
     savepoint.commit()
-    return outcomes
+    return outcomes, applier.store.payloads
 
 
 def apply_batch(applier: Applier, mutations: Sequence[Mutation], *,
@@ -176,11 +194,14 @@ def _receipts(conn, tables: SyncTables, device_id: str, replays: list[Mutation])
 
 
 def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
-            outcomes: Sequence[Outcome], now) -> None:
-    receipts, rejections = [], []
+            outcomes: Sequence[Outcome], payloads: dict, now) -> list[str]:
+    """Store receipts and rejections, advance the device, log the changes; returns each
+    result's JSON (as stored in its receipt)."""
+    receipts, rejections, texts = [], [], []
     for m, outcome in zip(fresh, outcomes, strict=True):
+        texts.append(_result_json(outcome.result, payloads))
         receipts.append({"device_id": actor.device_id, "mutation_id": m.mutation_id,
-                         "result": outcome.result.to_wire(), "created_at": now})
+                         "result": EncodedJSON(texts[-1]), "created_at": now})
         if outcome.result.status is Status.REJECTED:
             error = outcome.result.error
             rejections.append({
@@ -196,3 +217,14 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
     conn.execute(d.update().where(d.c.device_id == actor.device_id).values(
         last_mutation_id=fresh[-1].mutation_id, last_push_at=now))
     changelog.append(conn, tables, [e for o in outcomes for e in o.changes])
+    return texts
+
+
+def _result_json(result: MutationResult, payloads: dict) -> str:
+    """The result's JSON, with the record's data as the sync view stored it when the result
+    shows that very version."""
+    record = result.record
+    written = payloads.get((record.entity, record.record_id)) if record else None
+    if written is None or written[0] != record.version:
+        return result.to_json()
+    return result.to_json(data_json=written[1])

@@ -99,6 +99,8 @@ class RecordStore:
         self._conflicts: list[dict[str, Any]] = []
         self._made: set[tuple[str, str, int]] = set()  # versions written by this transaction
         self._journal: list[tuple[dict, Key, Any]] | None = None
+        # the sync view's JSON of each record as last flushed: (version, payload)
+        self.payloads: dict[Key, tuple[int, str]] = {}
         metadata = tables.record.metadata
         self._table_order = _table_order(metadata, len(metadata.tables))
 
@@ -295,11 +297,13 @@ class RecordStore:
 
     def _flush_sync_view(self) -> None:
         r, rk = self.t.record, self.t.record_key
-        new_rows, changed_rows, gone_keys, new_keys = [], [], [], []
+        new_rows, changed_rows, gone_keys, new_keys, written = [], [], [], [], {}
         for key, now in self._dirty.items():
             current, stored = self._cache[key], self._stored.get(key)
+            payload = compact_json(current.data)
+            written[key] = (current.version, payload)
             row = {"version": current.version, "hlc": current.hlc,
-                   "scope": " ".join(sorted(current.keys)), "payload": compact_json(current.data),
+                   "scope": " ".join(sorted(current.keys)), "payload": payload,
                    "deleted": current.deleted, "updated_at": now}
             before = stored.keys if stored else frozenset()
             if stored is None:
@@ -324,3 +328,4 @@ class RecordStore:
                 rk.c.key == sa.bindparam("_key")), gone_keys)
         if new_keys:
             insert_rows(self.conn, rk, new_keys)
+        self.payloads.update(written)  # only once every write went through
