@@ -46,6 +46,23 @@ def prepare_engine(engine: sa.Engine) -> sa.Engine:
 
 
 @contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for reads that must agree with each other (a pull's scope and pages).
+
+    On SQLite a transaction gives them one snapshot. On PostgreSQL, at READ COMMITTED, each
+    statement takes its own snapshot in a transaction or not, so the reads run in autocommit
+    mode, which spares the BEGIN and COMMIT round trips.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+            return
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that will write: on SQLite it takes the write lock up front.
 

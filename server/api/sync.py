@@ -17,7 +17,7 @@ from server.domain import actor_for
 from server.errors import ApiError
 from server.extensions import db
 from server.http import json_body
-from sync.database import write_transaction
+from sync.database import read_transaction, write_transaction
 from sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_PULL_LIMIT,
@@ -97,7 +97,7 @@ def pull():
     body = json_body(_PULL_SCHEMA)
     _check_protocol(body)
     principal = current_principal()
-    with db.engine.connect() as conn, conn.begin():
+    with read_transaction(db.engine) as conn:
         keys = actor_for(conn, principal.user_id, principal.role, principal.device_id).keys
         page = sync_engine().pull(conn, keys, body["cursor"], body["limit"])
     # The changes are JSON already: splice them in rather than parse and re-serialise.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from sync.database import prepare_engine
+from sync.database import prepare_engine, read_transaction
 
 
 def _pragmas(engine: sa.Engine) -> dict[str, object]:
@@ -22,3 +22,19 @@ def test_a_server_database_file_syncs_every_commit_to_disk(tmp_path):
                                     "foreign_keys": 1, "cache_size": -32768}
     finally:
         engine.dispose()
+
+
+def test_reads_share_one_snapshot_on_sqlite_and_run_without_a_transaction_on_postgresql(
+        engine):
+    with read_transaction(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            # READ COMMITTED gives every statement its own snapshot anyway
+            driver = conn.connection.dbapi_connection
+            assert driver.autocommit
+            conn.exec_driver_sql("SELECT 1")
+            assert driver.info.transaction_status.name == "IDLE"  # no BEGIN was sent
+        else:
+            assert conn.in_transaction()
+            conn.exec_driver_sql("SELECT 1")
+    with engine.connect() as conn:  # the pooled connection came back as it was
+        assert not getattr(conn.connection.dbapi_connection, "autocommit", False)
