@@ -32,7 +32,19 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
 
     _init_extensions(app)
     _register_blueprints(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client's address (for the login
+    limits and device records) and scheme from the X-Forwarded-For and -Proto headers they
+    add. Without proxies these headers are the client's own, so they are ignored."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -46,6 +46,7 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
         "SYNC_RECEIPT_DAYS": _int(env, "SYNC_RECEIPT_DAYS", 30),
         "SYNC_COMPACT_AFTER_HOURS": _int(env, "SYNC_COMPACT_AFTER_HOURS", 24),
         "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "0") == "1",
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
     }
 
 
@@ -54,6 +55,8 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
 
     Raises ConfigError in production mode when the secret is missing or the default.
     """
+    if config.get("TRUSTED_PROXIES", 0) < 0:
+        raise ConfigError("TRUSTED_PROXIES must be 0 or more (the reverse proxies in front)")
     secret = config.get("SECRET_KEY")
     if config["ENV"] == "production":
         if not secret or secret == DEFAULT_SECRET or len(secret) < 32:

@@ -7,9 +7,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from server import create_app
 from server.auth.ratelimit import purge_login_attempts
+from server.config import ConfigError
 from server.extensions import db
-from server.models import LoginAttempt, Role
+from server.models import Base, LoginAttempt, Role
+from tests.conftest import TEST_CONFIG
+from tests.databases import truncate_all
 from tests.helpers import DEFAULT_PASSWORD, create_user, freeze_clock, login
 from tests.server.test_errors import assert_error
 
@@ -104,3 +108,46 @@ def test_old_attempts_can_be_purged(app, client, rep, clock):
         db.session.commit()
         remaining = db.session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt))
     assert remaining == 1
+
+
+@pytest.fixture
+def proxied_app(database_url):
+    """The app as deployed behind one reverse proxy (TRUSTED_PROXIES=1)."""
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url,
+                      "TRUSTED_PROXIES": 1}, env={})
+    app.config.update(LOGIN_LIMIT_PER_USER=100, LOGIN_LIMIT_PER_ADDRESS=2)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        truncate_all(db.engine, Base.metadata)
+        db.engine.dispose()
+
+
+def attempt_via_proxy(client, email, client_address):
+    return client.post(LOGIN, json={"email": email, "password": "wrong", "device_name": "pc"},
+                       environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                       headers={"X-Forwarded-For": client_address})
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_limit(proxied_app):
+    client, rep = proxied_app.test_client(), create_user(proxied_app, role=Role.REP)
+    for _ in range(2):
+        assert_error(attempt_via_proxy(client, rep.email, "203.0.113.7"), 401,
+                     "invalid_credentials")
+    assert_error(attempt_via_proxy(client, rep.email, "203.0.113.7"), 429, "rate_limited")
+    # another field laptop behind the same proxy is not locked out with it
+    assert_error(attempt_via_proxy(client, rep.email, "203.0.113.8"), 401,
+                 "invalid_credentials")
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(client, clock):
+    for n in range(5):  # a client cannot dodge the address limit by inventing addresses
+        assert_error(attempt_via_proxy(client, f"guess{n}@example.test", f"203.0.113.{n}"),
+                     401, "invalid_credentials")
+    assert_error(attempt_via_proxy(client, "guess9@example.test", "203.0.113.99"), 429,
+                 "rate_limited")
+
+
+def test_a_negative_number_of_proxies_is_refused_at_start_up():
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        create_app({**TEST_CONFIG, "TRUSTED_PROXIES": -1}, env={})
