@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS record (
     version INTEGER,            -- server version; NULL until the server acknowledged it
     hlc TEXT,
     server_data TEXT,           -- the server's state (JSON); NULL when it has none
-    data TEXT,                  -- what the app sees (JSON); NULL when deleted or absent
+    data TEXT,                  -- with pending edits, what the app sees (JSON; NULL when
+                                -- deleted); without, NULL: the app sees server_data (_VIEW)
     pending INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (entity, id)
 );
@@ -65,11 +66,21 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
+# What the app sees: with no pending mutation the view is the server state, text for text,
+# so it is not stored twice (replicas written before may hold a copy in data: it is ignored).
+_VIEW = "CASE WHEN pending = 0 THEN server_data ELSE data END"
 # Store a server state unless a newer one is held.
 _STORE_SERVER_STATE = (
     "INSERT INTO record (entity, id, version, hlc, server_data) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, "
     "server_data = excluded.server_data "
+    "WHERE record.version IS NULL OR record.version <= excluded.version")
+# Store a pulled server state of a record with no pending mutation (its view is the server
+# state: data stays NULL), unless a newer one is held.
+_STORE_PULLED = (
+    "INSERT INTO record (entity, id, version, hlc, server_data) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, "
+    "server_data = excluded.server_data, data = NULL "
     "WHERE record.version IS NULL OR record.version <= excluded.version")
 # A mutation's wire form (Mutation.to_wire) from its outbox row.
 _WIRE_MUTATION = ("json_object('mutation_id', mutation_id, 'entity', entity, 'id', id, "
@@ -81,6 +92,12 @@ _KEYS = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM js
 
 def _server_row(r: RecordState) -> tuple:
     return (r.entity, r.record_id, r.version, r.hlc, None if r.deleted else compact_json(r.data))
+
+
+def _data_text(change: Mapping[str, Any]) -> str | None:
+    """A pulled change's record data as stored: JSON, None for a delete or an eviction."""
+    data = change.get("data") if change["op"] == "put" else None
+    return None if data is None else compact_json(data)
 
 
 def _now() -> str:
@@ -209,25 +226,25 @@ class LocalStore:
 
     def get(self, entity: str, record_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT data FROM record WHERE entity = ? AND id = ?",
+            row = self._db.execute(f"SELECT {_VIEW} FROM record WHERE entity = ? AND id = ?",
                                    (entity, record_id)).fetchone()
         return json.loads(row[0]) if row and row[0] is not None else None
 
     def query(self, entity: str, **equals: Any) -> list[dict[str, Any]]:
         """Records of `entity` whose fields equal `equals`, as {"id": ..., **fields}."""
-        sql = "SELECT id, data FROM record WHERE entity = ? AND data IS NOT NULL"
+        sql = f"SELECT id, {_VIEW} AS data FROM record WHERE entity = ? AND {_VIEW} IS NOT NULL"
         params: list[Any] = [entity]
         for name, value in equals.items():
             if not name.isidentifier():
                 raise ValueError(f"not a field name: {name!r}")
-            sql += f" AND json_extract(data, '$.{name}') IS ?"
+            sql += f" AND json_extract({_VIEW}, '$.{name}') IS ?"
             params.append(value)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
         return [{"id": r["id"], **json.loads(r["data"])} for r in rows]
 
     def local_record(self, db, entity: str, record_id: str) -> LocalRecord | None:
-        row = db.execute("SELECT version, hlc, server_data, data, pending FROM record "
+        row = db.execute(f"SELECT version, hlc, server_data, {_VIEW} AS data, pending FROM record "
                          "WHERE entity = ? AND id = ?", (entity, record_id)).fetchone()
         if row is None:
             return None
@@ -257,14 +274,14 @@ class LocalStore:
                 "rejected": one("SELECT count(*) FROM rejected").fetchone()[0],
                 "open_conflicts": one("SELECT count(*) FROM conflict WHERE open = 1 AND seen = 0"
                                       ).fetchone()[0],
-                "records": one("SELECT count(*) FROM record WHERE data IS NOT NULL"
+                "records": one(f"SELECT count(*) FROM record WHERE {_VIEW} IS NOT NULL"
                                ).fetchone()[0],
             }
 
     def all_views(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT entity, id, data FROM record "
-                                    "WHERE data IS NOT NULL").fetchall()
+            rows = self._db.execute(f"SELECT entity, id, {_VIEW} AS data FROM record "
+                                    f"WHERE {_VIEW} IS NOT NULL").fetchall()
         return {(r["entity"], r["id"]): json.loads(r["data"]) for r in rows}
 
     def all_server_states(self) -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
@@ -331,7 +348,7 @@ class LocalStore:
         """Recompute what the app sees for one record from server state + outbox."""
         pending = self.pending_for(db, entity, record_id)
         view = local_view(entity, self.server_state(db, entity, record_id), pending)
-        data = None if view.data is None else compact_json(view.data)
+        data = None if view.data is None or not pending else compact_json(view.data)
         db.execute("INSERT INTO record (entity, id, data, pending) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data, "
                    "pending = excluded.pending", (entity, record_id, data, len(pending)))
@@ -369,7 +386,7 @@ class LocalStore:
         """refresh_view for each of `records`, without replaying where nothing is left to:
         with no pending mutation the view is the server state, text for text."""
         keys = (compact_json(sorted(records)),)
-        db.execute(f"UPDATE record SET data = server_data, pending = 0 WHERE (entity, id) IN "
+        db.execute(f"UPDATE record SET data = NULL, pending = 0 WHERE (entity, id) IN "
                    f"({_KEYS}) AND NOT EXISTS (SELECT 1 FROM outbox o "
                    f"WHERE o.entity = record.entity AND o.id = record.id)", keys)
         still = db.execute(f"SELECT DISTINCT entity, id FROM outbox WHERE (entity, id) IN "
@@ -393,32 +410,28 @@ class LocalStore:
 
     def apply_changes(self, db, changes: Iterable[Mapping[str, Any]]) -> int:
         """Apply pulled changes (see docs/protocol.md §7); returns how many were taken."""
-        taken = 0
-        plain: list[tuple] = []
         edited = {(r[0], r[1]) for r in db.execute("SELECT DISTINCT entity, id FROM outbox")}
-        for c in changes:
-            entity, record_id, version = c["entity"], c["id"], c["version"]
-            data = c.get("data") if c["op"] == "put" else None
-            if (entity, record_id) in edited:
-                if self.set_server_state(db, entity, record_id, version, c.get("hlc"), data):
-                    self.refresh_view(db, entity, record_id)
-                    taken += 1
-                continue
-            text = None if data is None else compact_json(data)
-            plain.append((entity, record_id, version, c.get("hlc"), text, text, version))
-        if plain:
-            # Records without local edits: server state and view are the same.
-            before = db.total_changes
-            db.executemany(
-                "INSERT INTO record (entity, id, version, hlc, server_data, data) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity, id) DO UPDATE SET "
-                "version = excluded.version, hlc = excluded.hlc, "
-                "server_data = excluded.server_data, data = excluded.data "
-                "WHERE record.version IS NULL OR record.version <= ?", plain)
-            taken += db.total_changes - before
+        plain: Iterable[Mapping[str, Any]] = changes
+        taken = 0
+        if edited:
+            plain = [c for c in changes if (c["entity"], c["id"]) not in edited]
+            taken = sum(self._apply_to_edited(db, c) for c in changes
+                        if (c["entity"], c["id"]) in edited)
+        before = db.total_changes
+        db.executemany(_STORE_PULLED, [(c["entity"], c["id"], c["version"], c.get("hlc"),
+                                        _data_text(c)) for c in plain])
+        taken += db.total_changes - before
         db.execute("DELETE FROM record WHERE server_data IS NULL AND data IS NULL "
                    "AND pending = 0")
         return taken
+
+    def _apply_to_edited(self, db, c: Mapping[str, Any]) -> bool:
+        """A pulled change to a record with pending mutations: its view is replayed."""
+        data = c.get("data") if c["op"] == "put" else None
+        if not self.set_server_state(db, c["entity"], c["id"], c["version"], c.get("hlc"), data):
+            return False
+        self.refresh_view(db, c["entity"], c["id"])
+        return True
 
     def forget_server_state(self, db) -> None:
         """For a reset: drop every server state, keep the outbox and rejections."""
