@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from client_sdk import replica_sql as sql
 from client_sdk.replica import ServerState, apply_pending, local_view
 from sync.policies import policy_for
 from sync.protocol import (
@@ -29,58 +30,15 @@ from sync.protocol import (
     compact_json,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS record (
-    entity TEXT NOT NULL,
-    id TEXT NOT NULL,
-    version INTEGER,            -- server version; NULL until the server acknowledged it
-    hlc TEXT,
-    server_data TEXT,           -- the server's state (JSON); NULL when it has none
-    data TEXT,                  -- what the app sees (JSON); NULL when deleted or absent
-    pending INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (entity, id)
-);
--- Rows holding nothing (no server state, no view, no pending edit) are swept after each
--- pulled page; this partial index keeps the sweep from scanning the whole replica.
-CREATE INDEX IF NOT EXISTS record_empty ON record (entity, id)
-    WHERE server_data IS NULL AND data IS NULL AND pending = 0;
-CREATE TABLE IF NOT EXISTS outbox (
-    mutation_id INTEGER PRIMARY KEY,
-    entity TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL, base_version INTEGER,
-    fields TEXT NOT NULL, base TEXT NOT NULL, hlc TEXT, created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_record ON outbox (entity, id, mutation_id);
-CREATE TABLE IF NOT EXISTS rejected (
-    mutation_id INTEGER PRIMARY KEY,
-    entity TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL, base_version INTEGER,
-    fields TEXT NOT NULL, base TEXT NOT NULL, hlc TEXT,
-    code TEXT NOT NULL, message TEXT NOT NULL, error_fields TEXT NOT NULL, at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS conflict (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    mutation_id INTEGER, entity TEXT NOT NULL, id TEXT NOT NULL, detail TEXT NOT NULL,
-    open INTEGER NOT NULL, at TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-"""
-
-
-# Store a server state unless a newer one is held.
-_STORE_SERVER_STATE = (
-    "INSERT INTO record (entity, id, version, hlc, server_data) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, hlc = excluded.hlc, "
-    "server_data = excluded.server_data "
-    "WHERE record.version IS NULL OR record.version <= excluded.version")
-# A mutation's wire form (Mutation.to_wire) from its outbox row.
-_WIRE_MUTATION = ("json_object('mutation_id', mutation_id, 'entity', entity, 'id', id, "
-                  "'op', op, 'base_version', base_version, 'fields', json(fields), "
-                  "'base', json(base), 'hlc', hlc)")
-# The (entity, id) pairs of a JSON list of pairs handed in as the statement's parameter.
-_KEYS = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
-
 
 def _server_row(r: RecordState) -> tuple:
     return (r.entity, r.record_id, r.version, r.hlc, None if r.deleted else compact_json(r.data))
+
+
+def _data_text(change: Mapping[str, Any]) -> str | None:
+    """A pulled change's record data as stored: JSON, None for a delete or an eviction."""
+    data = change.get("data") if change["op"] == "put" else None
+    return None if data is None else compact_json(data)
 
 
 def _now() -> str:
@@ -142,7 +100,7 @@ class LocalStore:
         self._durable_after_commit = False
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(sql.SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -209,26 +167,27 @@ class LocalStore:
 
     def get(self, entity: str, record_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT data FROM record WHERE entity = ? AND id = ?",
+            row = self._db.execute(f"SELECT {sql.VIEW} FROM record WHERE entity = ? AND id = ?",
                                    (entity, record_id)).fetchone()
         return json.loads(row[0]) if row and row[0] is not None else None
 
     def query(self, entity: str, **equals: Any) -> list[dict[str, Any]]:
         """Records of `entity` whose fields equal `equals`, as {"id": ..., **fields}."""
-        sql = "SELECT id, data FROM record WHERE entity = ? AND data IS NOT NULL"
+        statement = (f"SELECT id, {sql.VIEW} AS data FROM record "
+                     f"WHERE entity = ? AND {sql.VIEW} IS NOT NULL")
         params: list[Any] = [entity]
         for name, value in equals.items():
             if not name.isidentifier():
                 raise ValueError(f"not a field name: {name!r}")
-            sql += f" AND json_extract(data, '$.{name}') IS ?"
+            statement += f" AND json_extract({sql.VIEW}, '$.{name}') IS ?"
             params.append(value)
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
+            rows = self._db.execute(statement + " ORDER BY id", params).fetchall()
         return [{"id": r["id"], **json.loads(r["data"])} for r in rows]
 
     def local_record(self, db, entity: str, record_id: str) -> LocalRecord | None:
-        row = db.execute("SELECT version, hlc, server_data, data, pending FROM record "
-                         "WHERE entity = ? AND id = ?", (entity, record_id)).fetchone()
+        row = db.execute(f"SELECT version, hlc, server_data, {sql.VIEW} AS data, pending "
+                         "FROM record WHERE entity = ? AND id = ?", (entity, record_id)).fetchone()
         if row is None:
             return None
         server = (None if row["server_data"] is None else
@@ -257,14 +216,14 @@ class LocalStore:
                 "rejected": one("SELECT count(*) FROM rejected").fetchone()[0],
                 "open_conflicts": one("SELECT count(*) FROM conflict WHERE open = 1 AND seen = 0"
                                       ).fetchone()[0],
-                "records": one("SELECT count(*) FROM record WHERE data IS NOT NULL"
+                "records": one(f"SELECT count(*) FROM record WHERE {sql.VIEW} IS NOT NULL"
                                ).fetchone()[0],
             }
 
     def all_views(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT entity, id, data FROM record "
-                                    "WHERE data IS NOT NULL").fetchall()
+            rows = self._db.execute(f"SELECT entity, id, {sql.VIEW} AS data FROM record "
+                                    f"WHERE {sql.VIEW} IS NOT NULL").fetchall()
         return {(r["entity"], r["id"]): json.loads(r["data"]) for r in rows}
 
     def all_server_states(self) -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
@@ -280,13 +239,14 @@ class LocalStore:
         """The oldest `limit` outbox entries as (mutation_id, wire JSON of the mutation): the
         JSON is built by SQLite around the fields and base the outbox keeps as JSON."""
         with self._lock:
-            return self._db.execute(f"SELECT mutation_id, {_WIRE_MUTATION} FROM outbox "
+            return self._db.execute(f"SELECT mutation_id, {sql.WIRE_MUTATION} FROM outbox "
                                     "ORDER BY mutation_id LIMIT ?", (limit,)).fetchall()
 
     def pending(self, limit: int | None = None) -> list[Mutation]:
-        sql = "SELECT * FROM outbox ORDER BY mutation_id"
+        statement = "SELECT * FROM outbox ORDER BY mutation_id"
+        statement += f" LIMIT {int(limit)}" if limit else ""
         with self._lock:
-            rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+            rows = self._db.execute(statement).fetchall()
         return [_mutation(r) for r in rows]
 
     def pending_for(self, db, entity: str, record_id: str) -> list[Mutation]:
@@ -320,9 +280,9 @@ class LocalStore:
                               (mutation_id,)).rowcount > 0
 
     def conflicts(self, *, only_open: bool = False) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM conflict" + (" WHERE open = 1" if only_open else "")
+        statement = "SELECT * FROM conflict" + (" WHERE open = 1" if only_open else "")
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq").fetchall()
+            rows = self._db.execute(statement + " ORDER BY seq").fetchall()
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
 
     # -- keeping the view in step ------------------------------------------------------------
@@ -331,7 +291,7 @@ class LocalStore:
         """Recompute what the app sees for one record from server state + outbox."""
         pending = self.pending_for(db, entity, record_id)
         view = local_view(entity, self.server_state(db, entity, record_id), pending)
-        data = None if view.data is None else compact_json(view.data)
+        data = None if view.data is None or not pending else compact_json(view.data)
         db.execute("INSERT INTO record (entity, id, data, pending) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (entity, id) DO UPDATE SET data = excluded.data, "
                    "pending = excluded.pending", (entity, record_id, data, len(pending)))
@@ -361,7 +321,7 @@ class LocalStore:
                 self._store_rejection(db, result.mutation_id, result.error)
         db.executemany("DELETE FROM outbox WHERE mutation_id = ?",
                        [(r.mutation_id,) for r in results])
-        db.executemany(_STORE_SERVER_STATE, [_server_row(r.record) for r in results
+        db.executemany(sql.STORE_SERVER_STATE, [_server_row(r.record) for r in results
                                             if r.record is not None])
         self._settle_views(db, {(r.entity, r.record_id) for r in results})
 
@@ -369,11 +329,11 @@ class LocalStore:
         """refresh_view for each of `records`, without replaying where nothing is left to:
         with no pending mutation the view is the server state, text for text."""
         keys = (compact_json(sorted(records)),)
-        db.execute(f"UPDATE record SET data = server_data, pending = 0 WHERE (entity, id) IN "
-                   f"({_KEYS}) AND NOT EXISTS (SELECT 1 FROM outbox o "
+        db.execute(f"UPDATE record SET data = NULL, pending = 0 WHERE (entity, id) IN "
+                   f"({sql.KEYS}) AND NOT EXISTS (SELECT 1 FROM outbox o "
                    f"WHERE o.entity = record.entity AND o.id = record.id)", keys)
         still = db.execute(f"SELECT DISTINCT entity, id FROM outbox WHERE (entity, id) IN "
-                           f"({_KEYS})", keys).fetchall()
+                           f"({sql.KEYS})", keys).fetchall()
         for entity, record_id in still:
             self.refresh_view(db, entity, record_id)
 
@@ -393,32 +353,28 @@ class LocalStore:
 
     def apply_changes(self, db, changes: Iterable[Mapping[str, Any]]) -> int:
         """Apply pulled changes (see docs/protocol.md §7); returns how many were taken."""
-        taken = 0
-        plain: list[tuple] = []
         edited = {(r[0], r[1]) for r in db.execute("SELECT DISTINCT entity, id FROM outbox")}
-        for c in changes:
-            entity, record_id, version = c["entity"], c["id"], c["version"]
-            data = c.get("data") if c["op"] == "put" else None
-            if (entity, record_id) in edited:
-                if self.set_server_state(db, entity, record_id, version, c.get("hlc"), data):
-                    self.refresh_view(db, entity, record_id)
-                    taken += 1
-                continue
-            text = None if data is None else compact_json(data)
-            plain.append((entity, record_id, version, c.get("hlc"), text, text, version))
-        if plain:
-            # Records without local edits: server state and view are the same.
-            before = db.total_changes
-            db.executemany(
-                "INSERT INTO record (entity, id, version, hlc, server_data, data) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity, id) DO UPDATE SET "
-                "version = excluded.version, hlc = excluded.hlc, "
-                "server_data = excluded.server_data, data = excluded.data "
-                "WHERE record.version IS NULL OR record.version <= ?", plain)
-            taken += db.total_changes - before
+        plain: Iterable[Mapping[str, Any]] = changes
+        taken = 0
+        if edited:
+            plain = [c for c in changes if (c["entity"], c["id"]) not in edited]
+            taken = sum(self._apply_to_edited(db, c) for c in changes
+                        if (c["entity"], c["id"]) in edited)
+        before = db.total_changes
+        db.executemany(sql.STORE_PULLED, [(c["entity"], c["id"], c["version"], c.get("hlc"),
+                                        _data_text(c)) for c in plain])
+        taken += db.total_changes - before
         db.execute("DELETE FROM record WHERE server_data IS NULL AND data IS NULL "
                    "AND pending = 0")
         return taken
+
+    def _apply_to_edited(self, db, c: Mapping[str, Any]) -> bool:
+        """A pulled change to a record with pending mutations: its view is replayed."""
+        data = c.get("data") if c["op"] == "put" else None
+        if not self.set_server_state(db, c["entity"], c["id"], c["version"], c.get("hlc"), data):
+            return False
+        self.refresh_view(db, c["entity"], c["id"])
+        return True
 
     def forget_server_state(self, db) -> None:
         """For a reset: drop every server state, keep the outbox and rejections."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from client_sdk.api import Api
+from client_sdk.downloads import PageDownloads
 from client_sdk.errors import FieldsyncError, OfflineError, ServerError
 from client_sdk.session import Session
 from client_sdk.store import LocalStore
@@ -84,20 +84,32 @@ class Syncer:
 
     def pull(self, report: SyncReport, progress: Callable[[dict], None] | None, *,
              finished: Callable[[], Mapping[str, str | None]] | None = None) -> None:
-        """Pull pages until caught up, downloading each next page while the last one is
+        """Pull pages until caught up, downloading the next pages while the last one is
         applied. Each page still commits with its own cursor, in order, so stopping at any
         point leaves the replica as the sequential loop would."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-pull") as ahead:
+        with PageDownloads(self._fetch) as downloads:
             page = self._page(lambda: self._fetch(self.store.meta("cursor")), report)
-            while page is not None:
-                following = None
+            downloading = False
+            while True:
                 if page["more"]:
-                    following = ahead.submit(self._fetch, page["cursor"], self._token_now())
+                    downloads.token = self._token_now()  # read here: see _token_now
+                    if not downloading:
+                        downloads.start(page["cursor"])
                 self._apply_page(page, report, None if page["more"] else finished)
                 if progress:
                     progress({"phase": page["phase"], **page["progress"],
                               "received": report.pulled})
-                page = self._page(following.result, report) if following else None
+                if not page["more"]:
+                    return
+                page, downloading = self._downloaded(downloads, report)
+
+    def _downloaded(self, downloads: PageDownloads, report: SyncReport
+                    ) -> tuple[dict[str, Any], bool]:
+        """The next downloaded page, and whether the downloads go on after it: not after the
+        last page, nor after a reset (the page then comes from a download of its own)."""
+        reset = report.reset
+        page = self._page(downloads.next, report)
+        return page, page["more"] and report.reset == reset
 
     def _fetch(self, cursor: str | None, token: str | None = None) -> dict[str, Any]:
         return self._call(lambda t, c=cursor: self.api.pull(t, c, self.pull_limit), token)

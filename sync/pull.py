@@ -115,26 +115,48 @@ def _records_with_keys(tables: SyncTables, keys: Iterable[str]):
     return sa.select(rk.c.entity, rk.c.record_id).where(rk.c.key.in_(keys)).distinct()
 
 
-def _page_of_records(tables: SyncTables, keys: Iterable[str], after, limit: int):
-    """The next `limit` (entity, record_id) carrying any of `keys`, in key order after
-    `after`: one limited index range scan per key, merged, so a page costs what it returns."""
-    keys = sorted(keys)
-    if ALL in keys:
-        r = tables.record
-        parts = [sa.select(r.c.entity, r.c.record_id)]
-        table = r
-    else:
-        rk = tables.record_key
-        parts = [sa.select(rk.c.entity, rk.c.record_id).where(rk.c.key == k) for k in keys]
-        table = rk
-    if after:
-        position = sa.tuple_(table.c.entity, table.c.record_id) > sa.tuple_(*after)
+@functools.lru_cache(maxsize=64)
+def _snapshot_query(tables: SyncTables, key_count: int | None, resumed: bool) -> sa.Select:
+    """The records of the next snapshot page: the first `limit` (entity, record_id) carrying
+    any of `key_count` keys (None: all records) after `after` (when `resumed`), one limited
+    index range scan per key, merged, joined to their records. The rows come in no
+    particular order (sorting them here would sort their payloads too). Built once per
+    shape, like the log's queries: building it costs more than running it."""
+    r, rk = tables.record, tables.record_key
+    table = r if key_count is None else rk
+    parts = [sa.select(table.c.entity, table.c.record_id)]
+    if key_count is not None:
+        parts = [parts[0].where(rk.c.key == sa.bindparam(f"key_{i}")) for i in range(key_count)]
+    if resumed:
+        position = sa.tuple_(table.c.entity, table.c.record_id) > sa.tuple_(
+            sa.bindparam("after_entity"), sa.bindparam("after_id"))
         parts = [p.where(position) for p in parts]
-    parts = [p.order_by(table.c.entity, table.c.record_id).limit(limit).subquery().select()
-             for p in parts]
-    merged = (sa.union(*parts) if len(parts) > 1 else parts[0]).subquery()
-    return sa.select(merged.c.entity, merged.c.record_id).order_by(
-        merged.c.entity, merged.c.record_id).limit(limit).subquery()
+    limit = sa.bindparam("limit")
+    parts = [p.order_by(table.c.entity, table.c.record_id).limit(limit) for p in parts]
+    if len(parts) > 1:
+        merged = sa.union(*(p.subquery().select() for p in parts)).subquery()
+        parts = [sa.select(merged.c.entity, merged.c.record_id)
+                 .order_by(merged.c.entity, merged.c.record_id).limit(limit)]
+    page = parts[0].subquery()
+    return (sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
+                      r.c.payload)
+            .join(page, sa.and_(page.c.entity == r.c.entity, page.c.record_id == r.c.record_id)))
+
+
+def _snapshot_rows(conn, tables: SyncTables, task: Task, limit: int) -> list:
+    """The rows of `_snapshot_query` for `task`, in (entity, record_id) order."""
+    keys = None if ALL in task.keys else sorted(task.keys)
+    query = _snapshot_query(tables, None if keys is None else len(keys), bool(task.after))
+    params = {"limit": limit, **{f"key_{i}": k for i, k in enumerate(keys or ())}}
+    if task.after:
+        params["after_entity"], params["after_id"] = task.after
+    rows = conn.execute(query, params).all()
+    rows.sort(key=_entity_and_id)
+    return rows
+
+
+def _entity_and_id(row) -> tuple[str, str]:
+    return row[0], row[1]
 
 
 def _count(conn, tables: SyncTables, keys) -> int:
@@ -144,28 +166,25 @@ def _count(conn, tables: SyncTables, keys) -> int:
 
 def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
     task = cursor.tasks[0]
-    page = _page_of_records(tables, task.keys, task.after, limit)
-    r = tables.record
-    rows = conn.execute(
-        sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
-                  r.c.payload)
-        .join(page, sa.and_(page.c.entity == r.c.entity, page.c.record_id == r.c.record_id))
-        .order_by(r.c.entity, r.c.record_id)
-    ).all()
-    changes = []
-    put, evict = task.mode == PUT, task.mode == EVICT
-    for entity, record_id, version, hlc, deleted, scope_text, payload in rows:
-        visible = _visible(scope_text, scope)
-        if put and visible and not deleted:
-            changes.append(_put(entity, record_id, version, hlc, payload))
-        elif evict and not visible:
-            changes.append(_gone("evict", entity, record_id, version))
+    rows = _snapshot_rows(conn, tables, task, limit)
+    changes = _task_changes(task.mode, rows, scope)
     rest = cursor.tasks[1:]
     if len(rows) == limit:
         last = (rows[-1][0], rows[-1][1])
         rest = (replace(task, after=last, done=task.done + len(changes)), *rest)
     # Once the tasks are done the log may hold changes made meanwhile: ask for one more page.
     return changes, replace(cursor, tasks=rest, extra={"more": True})
+
+
+def _task_changes(mode: str, rows: list, scope: frozenset) -> list[str]:
+    """A put of each live record still in scope, or an eviction of each that left it."""
+    if mode == PUT:
+        return [_put(entity, record_id, version, hlc, payload)
+                for entity, record_id, version, hlc, deleted, scope_text, payload in rows
+                if not deleted and _visible(scope_text, scope)]
+    return [_gone("evict", entity, record_id, version)
+            for entity, record_id, version, _, _, scope_text, _ in rows
+            if not _visible(scope_text, scope)]
 
 
 def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):

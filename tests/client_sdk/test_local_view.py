@@ -118,3 +118,43 @@ def test_a_write_on_top_of_many_pending_edits_replays_none_of_them(monkeypatch):
     client.update("account", RECORDS["account"], {"name": "Bea"})
     assert client.get("account", RECORDS["account"]) == {"name": "Bea", "notes": "visit 19"}
     client.close()
+
+
+def stored(client: SyncClient, entity: str, record_id: str) -> tuple:
+    with client.store.transaction() as db:
+        return tuple(db.execute("SELECT server_data, data, pending FROM record "
+                                "WHERE entity = ? AND id = ?", (entity, record_id)).fetchone())
+
+
+def test_a_record_without_pending_edits_is_stored_once_and_read_from_its_server_state():
+    client = replica()
+    pull(client, True, "account", {"name": "Ada"}, 1, LOW_HLC)
+    assert stored(client, "account", RECORDS["account"]) == ('{"name":"Ada"}', None, 0)
+    assert client.get("account", RECORDS["account"]) == {"name": "Ada"}
+    assert client.query("account", name="Ada") == [{"id": RECORDS["account"], "name": "Ada"}]
+    assert client.store.all_views() == {("account", RECORDS["account"]): {"name": "Ada"}}
+    assert client.status().records == 1
+    client.close()
+
+
+def test_an_edit_stores_the_view_until_the_server_answers_it():
+    client = replica()
+    pull(client, True, "account", {"name": "Ada"}, 1, LOW_HLC)
+    client.update("account", RECORDS["account"], {"notes": "x"})
+    assert stored(client, "account", RECORDS["account"])[1:] == ('{"name":"Ada","notes":"x"}', 1)
+    answer(client, Status.APPLIED, "account", {"name": "Ada", "notes": "x"}, False, 1)
+    assert stored(client, "account", RECORDS["account"])[1:] == (None, 0)
+    assert client.get("account", RECORDS["account"]) == {"name": "Ada", "notes": "x"}
+    client.close()
+
+
+def test_a_replica_that_copied_the_server_state_into_the_view_reads_the_same():
+    client = replica()
+    pull(client, True, "account", {"name": "Ada"}, 1, LOW_HLC)
+    with client.store.transaction() as db:  # as replicas written before kept every view
+        db.execute("UPDATE record SET data = server_data")
+    assert client.get("account", RECORDS["account"]) == {"name": "Ada"}
+    pull(client, True, "account", {"name": "Bea"}, 1, LOW_HLC)
+    assert stored(client, "account", RECORDS["account"]) == ('{"name":"Bea"}', None, 0)
+    assert client.query("account", name="Bea") == [{"id": RECORDS["account"], "name": "Bea"}]
+    client.close()

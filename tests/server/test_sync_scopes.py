@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from server.extensions import db
 from server.models import Territory, User
 from tests.device import Device
@@ -48,6 +50,25 @@ def test_the_initial_sync_is_a_paged_snapshot_with_progress(app, client):
     assert len(first["changes"]) == 5
     office.sync(limit=5)
     assert len(office.records) == 18
+
+
+def snapshot(device: Device, limit: int) -> list[tuple[str, str]]:
+    """(entity, id) of every change of the snapshot pages, in the order they came."""
+    received = []
+    while True:
+        page = device.pull_page(limit=limit)
+        if page["phase"] != "snapshot":
+            return received
+        received += [(c["entity"], c["id"]) for c in page["changes"]]
+
+
+@pytest.mark.parametrize("user", ["office", "rep_n", "tech_a"])  # all, two keys, several keys
+def test_snapshot_pages_of_any_size_bring_each_record_once_in_key_order(app, client, user):
+    w = build_world(app)
+    whole = snapshot(Device(client, w.user(user)), limit=1000)
+    assert whole == sorted(set(whole)) and len(whole) > 3
+    for limit in (1, 2, 3):
+        assert snapshot(Device(client, w.user(user), name=f"phone {limit}"), limit) == whole
 
 
 def test_an_account_moved_to_another_territory_is_evicted_and_delivered_with_its_children(
