@@ -119,8 +119,9 @@ def _records_with_keys(tables: SyncTables, keys: Iterable[str]):
 def _snapshot_query(tables: SyncTables, key_count: int | None, resumed: bool) -> sa.Select:
     """The records of the next snapshot page: the first `limit` (entity, record_id) carrying
     any of `key_count` keys (None: all records) after `after` (when `resumed`), one limited
-    index range scan per key, merged, joined to their records. The rows come in no
-    particular order (sorting them here would sort their payloads too). Built once per
+    index range scan per key, merged, joined to their records, in (entity, record_id) order.
+    The database orders them: the next page starts after the last row in its collation,
+    which need not be Python's string order (en_US ignores "_" at first). Built once per
     shape, like the log's queries: building it costs more than running it."""
     r, rk = tables.record, tables.record_key
     table = r if key_count is None else rk
@@ -140,7 +141,8 @@ def _snapshot_query(tables: SyncTables, key_count: int | None, resumed: bool) ->
     page = parts[0].subquery()
     return (sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
                       r.c.payload)
-            .join(page, sa.and_(page.c.entity == r.c.entity, page.c.record_id == r.c.record_id)))
+            .join(page, sa.and_(page.c.entity == r.c.entity, page.c.record_id == r.c.record_id))
+            .order_by(r.c.entity, r.c.record_id))
 
 
 def _snapshot_rows(conn, tables: SyncTables, task: Task, limit: int) -> list:
@@ -150,13 +152,7 @@ def _snapshot_rows(conn, tables: SyncTables, task: Task, limit: int) -> list:
     params = {"limit": limit, **{f"key_{i}": k for i, k in enumerate(keys or ())}}
     if task.after:
         params["after_entity"], params["after_id"] = task.after
-    rows = conn.execute(query, params).all()
-    rows.sort(key=_entity_and_id)
-    return rows
-
-
-def _entity_and_id(row) -> tuple[str, str]:
-    return row[0], row[1]
+    return conn.execute(query, params).all()
 
 
 def _count(conn, tables: SyncTables, keys) -> int:
