@@ -7,6 +7,7 @@ from client_sdk.errors import (
     LocalValidationError,
     NotLoggedIn,
     OfflineError,
+    ReplicaTooNew,
     ServerError,
     SessionRevoked,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "LocalValidationError",
     "NotLoggedIn",
     "OfflineError",
+    "ReplicaTooNew",
     "RetryPolicy",
     "ServerError",
     "SessionRevoked",

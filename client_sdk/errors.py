@@ -6,7 +6,8 @@
     │   ├── NotLoggedIn
     │   └── SessionRevoked    the device was revoked or the user disabled
     ├── ServerError           the server answered an error (status, code, message, fields)
-    └── LocalValidationError  a local write was refused before reaching the outbox
+    ├── LocalValidationError  a local write was refused before reaching the outbox
+    └── ReplicaTooNew         the replica file was written by a newer SDK: upgrade this one
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class ServerError(FieldsyncError):
     @property
     def transient(self) -> bool:
         return self.status >= 500 or self.status in (408, 429)
+
+
+class ReplicaTooNew(FieldsyncError):
+    """The replica was written by a newer SDK, in a format this one would misread; nothing
+    was changed in it."""
 
 
 class LocalValidationError(FieldsyncError):

@@ -3,6 +3,12 @@
 Kept apart from client_sdk.store so the store reads as what it does; nothing here runs.
 """
 
+# The replica's format, kept in SQLite's user_version. 0: replicas from before it was kept,
+# which this SDK reads as they are; 2: a record without pending edits keeps its view only in
+# server_data (VIEW). An SDK refuses a replica of a format newer than its own, which it
+# would misread.
+FORMAT = 2
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS record (
     entity TEXT NOT NULL,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk import replica_sql as sql
+from client_sdk.errors import ReplicaTooNew
 from client_sdk.replica import ServerState, apply_pending, local_view
 from sync.policies import policy_for
 from sync.protocol import (
@@ -98,9 +99,18 @@ class LocalStore:
         self._synchronous = synchronous
         self._durable_through = 0  # outbox ids known to be on disk
         self._durable_after_commit = False
+        self._check_format()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(sql.SCHEMA)
+        self._db.execute(f"PRAGMA user_version={sql.FORMAT}")
+
+    def _check_format(self) -> None:
+        found = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if found > sql.FORMAT:
+            self._db.close()
+            raise ReplicaTooNew(f"this replica has format {found}, written by a newer SDK; "
+                                f"this one reads up to format {sql.FORMAT}: upgrade it")
 
     def close(self) -> None:
         with self._lock:

@@ -5,12 +5,15 @@ happens, it must equal the authoritative full replay: `local_view(server state, 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client_sdk import LocalValidationError, SyncClient
+from client_sdk import LocalValidationError, ReplicaTooNew, SyncClient
 from client_sdk.replica import local_view
+from client_sdk.replica_sql import FORMAT
 from sync.protocol import FieldConflict, MutationResult, RecordState, Status
 
 LOW_HLC, HIGH_HLC = "0000000000001-0000-server", "9999999999999-0000-server"
@@ -158,3 +161,24 @@ def test_a_replica_that_copied_the_server_state_into_the_view_reads_the_same():
     assert stored(client, "account", RECORDS["account"]) == ('{"name":"Bea"}', None, 0)
     assert client.query("account", name="Bea") == [{"id": RECORDS["account"], "name": "Bea"}]
     client.close()
+
+
+def test_a_replica_records_its_format_and_an_older_sdk_format_is_taken_over(tmp_path):
+    path = tmp_path / "replica.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db:  # from before the format was kept
+        db.execute("PRAGMA user_version = 0")
+    SyncClient(path).close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT
+
+
+def test_a_replica_written_by_a_newer_sdk_is_refused_untouched(tmp_path):
+    path = tmp_path / "replica.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(f"PRAGMA user_version = {FORMAT + 1}")
+        db.execute("CREATE TABLE future (x)")
+    with pytest.raises(ReplicaTooNew, match="newer SDK"):
+        SyncClient(path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT + 1
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("future",)]
