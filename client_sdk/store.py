@@ -18,6 +18,7 @@ from typing import Any
 
 from client_sdk import replica_sql as sql
 from client_sdk.errors import ReplicaTooNew
+from client_sdk.jsonio import record_json
 from client_sdk.replica import ServerState, apply_pending, local_view
 from sync.policies import policy_for
 from sync.protocol import (
@@ -33,13 +34,13 @@ from sync.protocol import (
 
 
 def _server_row(r: RecordState) -> tuple:
-    return (r.entity, r.record_id, r.version, r.hlc, None if r.deleted else compact_json(r.data))
+    return (r.entity, r.record_id, r.version, r.hlc, None if r.deleted else record_json(r.data))
 
 
 def _data_text(change: Mapping[str, Any]) -> str | None:
     """A pulled change's record data as stored: JSON, None for a delete or an eviction."""
     data = change.get("data") if change["op"] == "put" else None
-    return None if data is None else compact_json(data)
+    return None if data is None else record_json(data)
 
 
 def _now() -> str:
