@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from server import create_app
@@ -28,14 +30,22 @@ def database_url(tmp_path_factory):
         yield url
 
 
-@pytest.fixture
-def app(database_url):
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url}, env={})
+@contextmanager
+def app_on(database_url: str, **config):
+    """An app on the test database with TEST_CONFIG and `config`; emptied afterwards."""
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **config},
+                     env={})
     yield app
     with app.app_context():
         db.session.remove()
         truncate_all(db.engine, Base.metadata)
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    with app_on(database_url) as app:
+        yield app
 
 
 @pytest.fixture

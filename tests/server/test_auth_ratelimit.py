@@ -11,9 +11,8 @@ from server import create_app
 from server.auth.ratelimit import purge_login_attempts
 from server.config import ConfigError
 from server.extensions import db
-from server.models import Base, LoginAttempt, Role
-from tests.conftest import TEST_CONFIG
-from tests.databases import truncate_all
+from server.models import LoginAttempt, Role
+from tests.conftest import TEST_CONFIG, app_on
 from tests.helpers import DEFAULT_PASSWORD, create_user, freeze_clock, login
 from tests.server.test_errors import assert_error
 
@@ -113,14 +112,9 @@ def test_old_attempts_can_be_purged(app, client, rep, clock):
 @pytest.fixture
 def proxied_app(database_url):
     """The app as deployed behind one reverse proxy (TRUSTED_PROXIES=1)."""
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url,
-                      "TRUSTED_PROXIES": 1}, env={})
-    app.config.update(LOGIN_LIMIT_PER_USER=100, LOGIN_LIMIT_PER_ADDRESS=2)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        truncate_all(db.engine, Base.metadata)
-        db.engine.dispose()
+    with app_on(database_url, TRUSTED_PROXIES=1, LOGIN_LIMIT_PER_USER=100,
+                  LOGIN_LIMIT_PER_ADDRESS=2) as app:
+        yield app
 
 
 def attempt_via_proxy(client, email, client_address):
