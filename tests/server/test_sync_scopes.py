@@ -63,10 +63,11 @@ def snapshot(device: Device, limit: int) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("user", ["office", "rep_n", "tech_a"])  # all, two keys, several keys
-def test_snapshot_pages_of_any_size_bring_each_record_once_in_key_order(app, client, user):
+def test_snapshot_pages_of_any_size_bring_each_record_once_in_one_order(app, client, user):
+    # The order is the database's collation of (entity, id), which need not be Python's.
     w = build_world(app)
     whole = snapshot(Device(client, w.user(user)), limit=1000)
-    assert whole == sorted(set(whole)) and len(whole) > 3
+    assert len(set(whole)) == len(whole) > 3
     for limit in (1, 2, 3):
         assert snapshot(Device(client, w.user(user), name=f"phone {limit}"), limit) == whole
 
