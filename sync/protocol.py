@@ -14,8 +14,9 @@ PROTOCOL_VERSION = 1
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-# A str as compact_json encodes it, without the dispatch on the value's type.
-_text = json.encoder.encode_basestring
+# A str as compact_json encodes it, without the dispatch on the value's type: for JSON
+# spliced together from pieces (push results, pull pages).
+json_string = json.encoder.encode_basestring
 
 
 def compact_json(value: Any) -> str:
@@ -183,13 +184,13 @@ class MutationResult:
         if data_json is None or self.record is None:
             return compact_json(self.to_wire())
         r = self.record
-        record = (f'{{"entity":{_text(r.entity)},"id":{_text(r.record_id)},'
-                  f'"version":{int(r.version)},"hlc":{_text(r.hlc)},'
+        record = (f'{{"entity":{json_string(r.entity)},"id":{json_string(r.record_id)},'
+                  f'"version":{int(r.version)},"hlc":{json_string(r.hlc)},'
                   f'"deleted":{"true" if r.deleted else "false"},"data":{data_json}}}')
         conflicts = compact_json([c.to_wire() for c in self.conflicts])
         error = compact_json(self.error.to_wire()) if self.error else "null"
-        return (f'{{"mutation_id":{int(self.mutation_id)},"status":{_text(str(self.status))},'
-                f'"entity":{_text(self.entity)},"id":{_text(self.record_id)},'
+        return (f'{{"mutation_id":{int(self.mutation_id)},"status":{json_string(str(self.status))},'
+                f'"entity":{json_string(self.entity)},"id":{json_string(self.record_id)},'
                 f'"record":{record},"conflicts":{conflicts},"error":{error}}}')
 
     def to_wire(self) -> dict[str, Any]:

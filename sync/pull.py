@@ -20,7 +20,7 @@ from sync import changelog
 from sync.cursor import EVICT, PUT, Cursor, Task, decode, encode
 from sync.entities import ALL
 from sync.errors import ResetRequired
-from sync.protocol import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
+from sync.protocol import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, json_string
 from sync.store import SyncTables
 
 
@@ -239,13 +239,9 @@ def _visible(scope_text: str, scope: frozenset) -> bool:
     return ALL in scope or not scope.isdisjoint(scope_text.split())
 
 
-# What json.dumps uses for a str, without the dispatch on the value's type.
-_quote = json.encoder.encode_basestring_ascii
-
-
 def _put(entity: str, record_id: str, version: int, hlc: str, payload: str) -> str:
     return (f'{{"op":"put","entity":"{entity}","id":"{record_id}","version":{version},'
-            f'"hlc":{_quote(hlc)},"data":{payload}}}')
+            f'"hlc":{json_string(hlc)},"data":{payload}}}')
 
 
 def _gone(op: str, entity: str, record_id: str, version: int) -> str:

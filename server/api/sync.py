@@ -82,7 +82,6 @@ def push():
         for m in body["mutations"]
     ]
     principal = current_principal()
-    db.session.rollback()  # end the auth read transaction before taking the write lock
     with write_transaction(db.engine) as conn:
         actor = actor_for(conn, principal.user_id, principal.role, principal.device_id)
         results = sync_engine().push_json(conn, actor, mutations)
