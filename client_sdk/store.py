@@ -308,18 +308,11 @@ class LocalStore:
                    "pending = excluded.pending", (entity, record_id, data, len(pending)))
 
     def set_server_state(self, db, entity: str, record_id: str, version: int, hlc: str,
-                         data: Mapping[str, Any] | None) -> bool:
-        """Store a server state unless a newer one is held; returns whether it was stored."""
-        row = db.execute("SELECT version FROM record WHERE entity = ? AND id = ?",
-                         (entity, record_id)).fetchone()
-        if row and row[0] is not None and row[0] > version:
-            return False
-        text = None if data is None else compact_json(data)
-        db.execute("INSERT INTO record (entity, id, version, hlc, server_data) "
-                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, id) DO UPDATE SET "
-                   "version = excluded.version, hlc = excluded.hlc, "
-                   "server_data = excluded.server_data", (entity, record_id, version, hlc, text))
-        return True
+                         text: str | None) -> bool:
+        """Store a server state (its data as JSON text, None for none) unless a newer one is
+        held; returns whether it was stored."""
+        return db.execute(sql.STORE_SERVER_STATE,
+                          (entity, record_id, version, hlc, text)).rowcount > 0
 
     def record_results(self, db, results: Sequence[MutationResult]) -> None:
         """Take a pushed batch's results into the replica, in order (docs/protocol.md §6.3):
@@ -381,8 +374,8 @@ class LocalStore:
 
     def _apply_to_edited(self, db, c: Mapping[str, Any]) -> bool:
         """A pulled change to a record with pending mutations: its view is replayed."""
-        data = c.get("data") if c["op"] == "put" else None
-        if not self.set_server_state(db, c["entity"], c["id"], c["version"], c.get("hlc"), data):
+        if not self.set_server_state(db, c["entity"], c["id"], c["version"], c.get("hlc"),
+                                     _data_text(c)):
             return False
         self.refresh_view(db, c["entity"], c["id"])
         return True
