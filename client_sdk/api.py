@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 
-from client_sdk import jsonio
 from client_sdk.errors import OfflineError, ServerError
 from sync.protocol import PROTOCOL_VERSION, Mutation, MutationResult
 
@@ -47,7 +46,7 @@ class Api:
         if response.status_code == 204:
             return None
         try:
-            body = jsonio.loads(response.content) if response.content else None
+            body = response.json()
         except ValueError:
             body = None
         if response.is_success and body is not None:

@@ -1,28 +1,22 @@
-"""JSON on the SDK's hot paths (answers decoded, server states stored) through orjson.
+"""JSON on the SDK's hot path: server states encoded for the replica through orjson.
 
-A 1,000-record pull page decodes in about 1.7 ms instead of 4, and re-encoding its records
-for the replica takes 0.6 ms instead of 5. What orjson refuses and the standard library
-takes (integers beyond 64 bits, NaN from a foreign server) falls back to the standard
-library, so nothing a server may send is read differently. The stored text is only ever
-parsed back, never compared, so the two encoders' different spelling of some floats
-(1e16 vs 1e+16) does not matter.
+Re-encoding a 1,000-record pull page for the replica takes 0.6 ms instead of 5. What orjson
+refuses (integers beyond 64 bits, keys that are not strings) it raises on, and the standard
+library encodes instead, so nothing is stored differently. The stored text is only ever
+parsed back, never compared, so the two encoders' different spelling of some floats (1e16
+vs 1e+16) does not matter.
+
+Answers are decoded by the standard library: orjson reads an integer beyond 64 bits as a
+float instead of refusing it, which would change a record's data without a trace.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
 
 from sync.protocol import compact_json
-
-
-def loads(raw: bytes | str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
 
 
 def record_json(data: Any) -> str:
