@@ -33,7 +33,21 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
     _init_extensions(app)
     _register_blueprints(app)
     _trust_proxies(app)
+    if app.config["ENV"] == "production":
+        _freeze_start_up_objects()
     return app
+
+
+def _freeze_start_up_objects() -> None:
+    """Leave what start-up built (modules, the app, table metadata, compiled schemas: tens of
+    thousands of objects that live as long as the process) out of garbage collection. A
+    full collection otherwise walks all of them, and a push of 500 records allocates enough
+    to set one off every few requests: measured, an 80 ms pause in the answer it lands in.
+    Requests still collect their own garbage; the start-up leftovers are collected first."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _trust_proxies(app: Flask) -> None:

@@ -1,5 +1,7 @@
 """The server refuses to start in production with a missing or default secret."""
 
+import gc
+
 import pytest
 
 from server import create_app
@@ -35,3 +37,15 @@ def test_a_non_integer_setting_is_a_clear_configuration_error():
     with pytest.raises(ConfigError, match="ACCESS_TOKEN_TTL_SECONDS"):
         create_app(env={"FIELDSYNC_ENV": "production", "SECRET_KEY": "s" * 48,
                         "ACCESS_TOKEN_TTL_SECONDS": "soon"})
+
+
+def test_production_leaves_the_objects_built_at_start_up_out_of_garbage_collection(
+        tmp_path):
+    gc.unfreeze()
+    try:
+        create_app(SQLITE, env={"FIELDSYNC_ENV": "development"}, instance_path=str(tmp_path))
+        assert gc.get_freeze_count() == 0
+        create_app(SQLITE, env={"FIELDSYNC_ENV": "production", "SECRET_KEY": "s" * 48})
+        assert gc.get_freeze_count() > 10_000  # modules, the app, table metadata
+    finally:
+        gc.unfreeze()
