@@ -246,12 +246,15 @@ class LocalStore:
 
     # -- outbox ----------------------------------------------------------------------------
 
-    def outbox_batch(self, limit: int) -> list[tuple[int, str]]:
-        """The oldest `limit` outbox entries as (mutation_id, wire JSON of the mutation): the
-        JSON is built by SQLite around the fields and base the outbox keeps as JSON."""
+    def outbox_batch(self, limit: int, *, after: int = 0) -> list[tuple[int, str]]:
+        """The oldest `limit` outbox entries with a mutation id above `after` (the next batch
+        is read while the one before is still in the outbox), as (mutation_id, wire JSON of
+        the mutation): the JSON is built by SQLite around the fields and base the outbox
+        keeps as JSON."""
         with self._lock:
             return self._db.execute(f"SELECT mutation_id, {sql.WIRE_MUTATION} FROM outbox "
-                                    "ORDER BY mutation_id LIMIT ?", (limit,)).fetchall()
+                                    "WHERE mutation_id > ? ORDER BY mutation_id LIMIT ?",
+                                    (after, limit)).fetchall()
 
     def pending(self, limit: int | None = None) -> list[Mutation]:
         statement = "SELECT * FROM outbox ORDER BY mutation_id"

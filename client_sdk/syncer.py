@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from sync.hlc import Clock
 from sync.protocol import MutationResult, Status
 
 T = TypeVar("T")
+Batch = list[tuple[int, str]]  # outbox entries: (mutation_id, wire JSON)
 
 
 @dataclass
@@ -66,21 +68,57 @@ class Syncer:
         return report
 
     def push(self, report: SyncReport, on_result: Callable[[MutationResult], None]) -> None:
-        while batch := self.store.outbox_batch(self.push_batch):
-            self.store.make_outbox_durable(batch[-1][0])
-            wire = [mutation for _, mutation in batch]
-            results = self._call(lambda token, w=wire: self.api.push_encoded(token, w))
-            by_id = {r.mutation_id: r for r in results}
-            answered = [by_id[mutation_id] for mutation_id, _ in batch]
-            with self.store.transaction() as db:
-                self.store.record_results(db, answered)
-            self._observe(max((r.record.hlc for r in answered if r.record), default=None))
-            for result in answered:
-                report.pushed += 1
-                report.conflicts += result.status is Status.CONFLICT
-                report.rejected += result.status is Status.REJECTED
-                report.applied += result.status in (Status.APPLIED, Status.MERGED)
-                on_result(result)
+        """Push the outbox in batches, sending each batch as soon as the one before it is
+        answered, while that one's results are stored (they are told in order, as stored).
+
+        Never earlier: the server takes a mutation id at or below the last one it handled
+        for a replay, so one batch's request is under way at a time. An entry leaves the
+        outbox only with its stored result, so after a failure anywhere the next sync sends
+        again whatever is not stored, and the server answers those from its receipts.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-push") as sender:
+            batch = self.store.outbox_batch(self.push_batch)
+            results = self._send(batch)() if batch else []
+            while batch:
+                following = self.store.outbox_batch(self.push_batch, after=batch[-1][0])
+                answer = self._send(following, sender) if following else None
+                # Leaving the block on a failure waits for the request under way (its
+                # answer is dropped): the thread never outlives the sync.
+                self._record(batch, results, report, on_result)
+                batch, results = following, answer() if answer else []
+
+    def _send(self, batch: Batch, sender: ThreadPoolExecutor | None = None
+              ) -> Callable[[], list[MutationResult]]:
+        """Make `batch` durable, start sending it in `sender`'s thread and return the wait
+        for its results (with retries and token refresh, on the waiting thread). Without a
+        sender, or a token, it is sent when waited for: the thread must not use the store,
+        so the token is read here, and a failure to get one is left to the wait to raise."""
+        self.store.make_outbox_durable(batch[-1][0])
+        wire = [mutation for _, mutation in batch]
+
+        def request(token: str) -> list[MutationResult]:
+            return self.api.push_encoded(token, wire)
+
+        token = self._token_now() if sender else None
+        if token is None:
+            return lambda: self._call(request)
+        sent = sender.submit(request, token)
+        return lambda: self._call(request, first=sent.result)
+
+    def _record(self, batch: Batch, results: list[MutationResult], report: SyncReport,
+                on_result: Callable[[MutationResult], None]) -> None:
+        """Store a batch's results in one transaction, then count and tell them in order."""
+        by_id = {r.mutation_id: r for r in results}
+        answered = [by_id[mutation_id] for mutation_id, _ in batch]
+        with self.store.transaction() as db:
+            self.store.record_results(db, answered)
+        self._observe(max((r.record.hlc for r in answered if r.record), default=None))
+        for result in answered:
+            report.pushed += 1
+            report.conflicts += result.status is Status.CONFLICT
+            report.rejected += result.status is Status.REJECTED
+            report.applied += result.status in (Status.APPLIED, Status.MERGED)
+            on_result(result)
 
     def pull(self, report: SyncReport, progress: Callable[[dict], None] | None, *,
              finished: Callable[[], Mapping[str, str | None]] | None = None) -> None:
@@ -115,9 +153,10 @@ class Syncer:
         return self._call(lambda t, c=cursor: self.api.pull(t, c, self.pull_limit), token)
 
     def _token_now(self) -> str | None:
-        """A token for the download thread, read here because the thread must not wait for
-        the store while a page is applied; None lets the thread ask (and fail) itself, after
-        this page is stored."""
+        """A token for a request sent from a thread, read here because the thread must not
+        wait for the store while a page or a pushed batch's results are stored. None: the
+        download thread asks (and fails) itself, after this page is stored; a push batch is
+        then sent from this thread, after the results before it are stored."""
         try:
             return self.session.token()
         except FieldsyncError:
@@ -155,12 +194,16 @@ class Syncer:
         if hlc:
             self.clock.observe(hlc)
 
-    def _call(self, request: Callable[[str], T], token: str | None = None) -> T:
+    def _call(self, request: Callable[[str], T], token: str | None = None, *,
+              first: Callable[[], T] | None = None) -> T:
         """Run `request(token)` with token refresh and backoff on transient failures;
-        `token`, when given, is tried first."""
+        `token`, when given, is tried first; `first`, when given, is the first try, already
+        under way in another thread (it gives that try's answer, or raises its failure)."""
         for attempt in range(self.retry.attempts):
             try:
-                return self._authorised(request, token if attempt == 0 else None)
+                if attempt == 0:
+                    return self._authorised(request, token, first)
+                return self._authorised(request)
             except OfflineError:
                 if attempt == self.retry.attempts - 1:
                     raise
@@ -170,9 +213,10 @@ class Syncer:
             self.retry.sleep(self.retry.delay(attempt))
         raise AssertionError("unreachable")
 
-    def _authorised(self, request: Callable[[str], T], token: str | None = None) -> T:
+    def _authorised(self, request: Callable[[str], T], token: str | None = None,
+                    first: Callable[[], T] | None = None) -> T:
         try:
-            return request(token or self.session.token())
+            return first() if first else request(token or self.session.token())
         except ServerError as exc:
             if exc.status != 401 or exc.code not in ("token_expired", "invalid_token"):
                 raise

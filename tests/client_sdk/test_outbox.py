@@ -40,12 +40,13 @@ def test_the_outbox_gives_a_push_each_mutation_in_its_exact_wire_form(mutation):
     store.close()
 
 
-def test_a_batch_is_the_oldest_entries_in_order(tmp_path):
+def test_a_batch_is_the_oldest_entries_in_order_after_the_id_given(tmp_path):
     store = LocalStore(tmp_path / "replica.db")
     with store.transaction() as db:
         for n in (3, 1, 2, 5):
             store.enqueue(db, Mutation(n, "visit", f"v{n}", Op.CREATE, fields={"n": n}), None)
     assert [mutation_id for mutation_id, _ in store.outbox_batch(3)] == [1, 2, 3]
+    assert [mutation_id for mutation_id, _ in store.outbox_batch(3, after=2)] == [3, 5]
     store.close()
 
 
