@@ -5,13 +5,21 @@ confusion are refused), the required claims, the issuer and the audience. The ti
 checked here against the caller's `now` instead of PyJWT's wall clock, so the whole auth layer
 runs on one injectable clock; the checks are the same (exp strict, nbf and iat not in the
 future beyond a small skew).
+
+A device sends the same access token with every request until it expires, so a verified
+token's claims are kept (VERIFIED_CACHE tokens, per key, issuer and audience): the signature
+and claim structure are checked once per token, its lifetime on every request, and the user
+and device in the database on every request.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 import jwt
 
@@ -23,6 +31,7 @@ REQUIRED_CLAIMS = ("sub", "did", "role", "iss", "aud", "iat", "nbf", "exp", "jti
 # Tolerated clock difference between the workers that issue and verify a token.
 CLOCK_SKEW = timedelta(seconds=10)
 MAX_TIMESTAMP = 253402300800  # 10000-01-01: datetime's limit
+VERIFIED_CACHE = 4096  # tokens; a few hundred bytes each
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,6 @@ def decode_access_token(settings: AuthSettings, token: str, *, now: datetime) ->
     or mistyped claims, not valid yet.
     """
     claims = _verified_claims(settings, token)
-    _check_claim_types(claims)
     _check_lifetime(claims, now)
     return AccessClaims(
         user_id=claims["sub"],
@@ -73,14 +81,22 @@ def decode_access_token(settings: AuthSettings, token: str, *, now: datetime) ->
     )
 
 
-def _verified_claims(settings: AuthSettings, token: str) -> dict:
+def _verified_claims(settings: AuthSettings, token: str) -> Mapping:
+    return _verified(token, settings.secret_key, settings.audience, settings.issuer)
+
+
+@functools.lru_cache(maxsize=VERIFIED_CACHE)
+def _verified(token: str, secret_key: str, audience: str, issuer: str) -> Mapping:
+    """The claims of a token whose signature, issuer, audience and required claims hold
+    (refusals raise, and are not kept); checked claim types too, so a kept token is one
+    that only its lifetime can still refuse."""
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
-            settings.secret_key,
+            secret_key,
             algorithms=[ALGORITHM],
-            audience=settings.audience,
-            issuer=settings.issuer,
+            audience=audience,
+            issuer=issuer,
             options={
                 "require": list(REQUIRED_CLAIMS),
                 # Checked by _check_lifetime against the injected clock.
@@ -91,9 +107,11 @@ def _verified_claims(settings: AuthSettings, token: str) -> dict:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken() from exc
+    _check_claim_types(claims)
+    return MappingProxyType(claims)
 
 
-def _check_claim_types(claims: dict) -> None:
+def _check_claim_types(claims: Mapping) -> None:
     for name in ("sub", "did", "role", "jti"):
         if not isinstance(claims[name], str) or not claims[name]:
             raise InvalidToken()
@@ -111,7 +129,7 @@ def _check_uuid(value: str) -> None:
         raise InvalidToken() from None
 
 
-def _check_lifetime(claims: dict, now: datetime) -> None:
+def _check_lifetime(claims: Mapping, now: datetime) -> None:
     # Bounds first, so that no later conversion of a signed but absurd value can fail.
     if not all(0 <= claims[name] < MAX_TIMESTAMP for name in ("iat", "nbf", "exp")):
         raise InvalidToken()

@@ -13,6 +13,7 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
+from server.auth import tokens
 from server.auth.clock import install_clock
 from server.auth.settings import AuthSettings
 from server.auth.tokens import issue_access_token
@@ -129,6 +130,24 @@ def test_a_token_expires_after_the_configured_lifetime(app, client, rep, clock):
     assert client.get(ME, headers=bearer(session["access_token"])).status_code == 200
     clock.advance(seconds=1)
     assert_error(client.get(ME, headers=bearer(session["access_token"])), 401, "token_expired")
+
+
+def test_a_token_is_verified_once_and_its_lifetime_judged_on_every_request(
+        app, client, rep, clock, monkeypatch):
+    session = login(client, rep.email)
+    tokens._verified.cache_clear()
+    verified = []
+    decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: verified.append(a[0]) or decode(*a, **k))
+    for _ in range(3):
+        assert client.get(ME, headers=bearer(session["access_token"])).status_code == 200
+    assert verified == [session["access_token"]]
+    clock.advance(seconds=app.config["ACCESS_TOKEN_TTL_SECONDS"])
+    assert_error(client.get(ME, headers=bearer(session["access_token"])), 401, "token_expired")
+    # the kept claims are those of that key: under another secret the token is refused
+    app.config["SECRET_KEY"] = "another-secret-key-that-is-long-enough-0123456789"
+    clock.advance(seconds=-60)
+    assert_error(client.get(ME, headers=bearer(session["access_token"])), 401, "invalid_token")
 
 
 def test_a_token_not_valid_yet_gets_401_invalid_token(app, client, session):
