@@ -23,9 +23,10 @@ PUT, EVICT = "put", "evict"
 class Task:
     mode: str  # PUT: send records with these keys; EVICT: evict those no longer visible
     keys: tuple[str, ...]
-    after: tuple[str, str] | None = None
+    after: tuple[str, str] | None = None  # the last record handled of the current key
     total: int = 0
     done: int = 0
+    key: int = 0  # the keys are swept one after the other: the index of the current one
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def decode(token: str, secret: bytes) -> Cursor:
         data = json.loads(_unb64(payload))
         tasks = tuple(
             Task(t["mode"], tuple(t["keys"]), tuple(t["after"]) if t["after"] else None,
-                 t["total"], t["done"])
+                 t["total"], t["done"], _index(t.get("key", 0)))
             for t in data["tasks"]
         )
         return Cursor(int(data["seq"]), tuple(data["keys"]), tasks, tuple(data["trail"]),
@@ -74,3 +75,9 @@ def decode(token: str, secret: bytes) -> Cursor:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidCursor("the cursor is not one this server issued",
                             fields={"cursor": ["invalid"]}) from exc
+
+
+def _index(value) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError("not a key index")
+    return value

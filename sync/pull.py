@@ -90,8 +90,8 @@ def _follow_scope(conn, tables: SyncTables, cursor: Cursor, scope: frozenset) ->
     tasks = []
     for task in cursor.tasks:
         if task.mode == PUT:
-            task = replace(task, keys=tuple(k for k in task.keys if k in scope))
-        if task.keys:
+            task = _narrowed(task, scope)
+        if task is not None and task.keys:
             tasks.append(task)
     trail, until = cursor.trail, cursor.trail_until
     if removed:
@@ -105,6 +105,20 @@ def _follow_scope(conn, tables: SyncTables, cursor: Cursor, scope: frozenset) ->
                    trail_until=until)
 
 
+def _narrowed(task: Task, scope: frozenset) -> Task | None:
+    """A snapshot task without the keys that left the scope meanwhile (None: nothing left to
+    sweep). When the key being swept left, the sweep goes on with the next key kept."""
+    keys = _task_keys(task)
+    kept = tuple(k for k in keys if k in scope)
+    current = keys[task.key] if task.key < len(keys) else None
+    if current in kept:
+        return replace(task, keys=kept, key=kept.index(current))
+    index = sum(1 for k in keys[:task.key] if k in scope)
+    if index >= len(kept):
+        return None
+    return replace(task, keys=kept, key=index, after=None)
+
+
 def _records_with_keys(tables: SyncTables, keys: Iterable[str]):
     """(entity, record_id) of records carrying any of `keys` (all records for ALL)."""
     keys = list(keys)
@@ -116,40 +130,56 @@ def _records_with_keys(tables: SyncTables, keys: Iterable[str]):
 
 
 @functools.lru_cache(maxsize=64)
-def _snapshot_query(tables: SyncTables, key_count: int | None, resumed: bool) -> sa.Select:
-    """The records of the next snapshot page: the first `limit` (entity, record_id) carrying
-    any of `key_count` keys (None: all records) after `after` (when `resumed`), one limited
-    index range scan per key, merged, joined to their records, in (entity, record_id) order.
-    The database orders them: the next page starts after the last row in its collation,
+def _snapshot_query(tables: SyncTables, dialect: str, every_record: bool,
+                    resumed: bool) -> sa.Select:
+    """The next `limit` records carrying the key `key` (with `every_record`: all records)
+    after (`after_entity`, `after_id`) when `resumed`, in (entity, record_id) order: one
+    limited index range scan, each row joined to its record.
+
+    On SQLite a plain join does that and returns the rows as the key index gives them, with
+    nothing merged or sorted. PostgreSQL's planner may instead join whole tables when the
+    key holds many records (a hash join over every record), so there the limited scan is a
+    subquery of its own, which keeps the join to `limit` rows.
+
+    The database orders the rows: the next page starts after the last row in its collation,
     which need not be Python's string order (en_US ignores "_" at first). Built once per
     shape, like the log's queries: building it costs more than running it."""
     r, rk = tables.record, tables.record_key
-    table = r if key_count is None else rk
-    parts = [sa.select(table.c.entity, table.c.record_id)]
-    if key_count is not None:
-        parts = [parts[0].where(rk.c.key == sa.bindparam(f"key_{i}")) for i in range(key_count)]
+    columns = (r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
+               r.c.payload)
+    table = r if every_record else rk
+    position = (table.c.entity, table.c.record_id)
+    if every_record:
+        query = sa.select(*columns)
+    else:
+        query = (sa.select(*columns if dialect == "sqlite" else position)
+                 .where(rk.c.key == sa.bindparam("key")))
+        if dialect == "sqlite":
+            query = query.select_from(rk.join(r, sa.and_(r.c.entity == rk.c.entity,
+                                                         r.c.record_id == rk.c.record_id)))
     if resumed:
-        position = sa.tuple_(table.c.entity, table.c.record_id) > sa.tuple_(
-            sa.bindparam("after_entity"), sa.bindparam("after_id"))
-        parts = [p.where(position) for p in parts]
-    limit = sa.bindparam("limit")
-    parts = [p.order_by(table.c.entity, table.c.record_id).limit(limit) for p in parts]
-    if len(parts) > 1:
-        merged = sa.union(*(p.subquery().select() for p in parts)).subquery()
-        parts = [sa.select(merged.c.entity, merged.c.record_id)
-                 .order_by(merged.c.entity, merged.c.record_id).limit(limit)]
-    page = parts[0].subquery()
-    return (sa.select(r.c.entity, r.c.record_id, r.c.version, r.c.hlc, r.c.deleted, r.c.scope,
-                      r.c.payload)
-            .join(page, sa.and_(page.c.entity == r.c.entity, page.c.record_id == r.c.record_id))
-            .order_by(r.c.entity, r.c.record_id))
+        query = query.where(sa.tuple_(*position) > sa.tuple_(sa.bindparam("after_entity"),
+                                                             sa.bindparam("after_id")))
+    query = query.order_by(*position).limit(sa.bindparam("limit"))
+    if every_record or dialect == "sqlite":
+        return query
+    page = query.subquery()
+    on = sa.and_(r.c.entity == page.c.entity, r.c.record_id == page.c.record_id)
+    return (sa.select(*columns).select_from(page.join(r, on))
+            .order_by(page.c.entity, page.c.record_id))
+
+
+def _task_keys(task: Task) -> tuple[str, ...]:
+    """The keys a task sweeps, one after the other: ALL alone covers every record."""
+    return (ALL,) if ALL in task.keys else tuple(sorted(task.keys))
 
 
 def _snapshot_rows(conn, tables: SyncTables, task: Task, limit: int) -> list:
-    """The rows of `_snapshot_query` for `task`, in (entity, record_id) order."""
-    keys = None if ALL in task.keys else sorted(task.keys)
-    query = _snapshot_query(tables, None if keys is None else len(keys), bool(task.after))
-    params = {"limit": limit, **{f"key_{i}": k for i, k in enumerate(keys or ())}}
+    """Up to `limit` rows of `_snapshot_query` for the task's current key, after its
+    position."""
+    key = _task_keys(task)[task.key]
+    query = _snapshot_query(tables, conn.dialect.name, key == ALL, bool(task.after))
+    params = {"limit": limit, "key": key}
     if task.after:
         params["after_entity"], params["after_id"] = task.after
     return conn.execute(query, params).all()
@@ -161,26 +191,55 @@ def _count(conn, tables: SyncTables, keys) -> int:
 
 
 def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
-    task = cursor.tasks[0]
-    rows = _snapshot_rows(conn, tables, task, limit)
-    changes = _task_changes(task.mode, rows, scope)
+    """Up to `limit` records of the first task, its keys swept one after the other: a record
+    carrying several of them is handled in the sweep of the first (a later sweep skips it).
+    The page goes on with the task's next key when one is done."""
+    task, changes, fetched = cursor.tasks[0], [], []
+    keys = _task_keys(task)
+    while True:
+        rows = _snapshot_rows(conn, tables, task, limit - len(fetched))
+        # within a page a later sweep skips what an earlier one read (on PostgreSQL each
+        # query sees its own snapshot: a record may have lost the earlier key meanwhile)
+        page_ids = {(row[0], row[1]) for row in fetched} if fetched else None
+        changes += _task_changes(task.mode, rows, scope, frozenset(keys[:task.key]), page_ids)
+        fetched += rows
+        if rows and len(fetched) == limit:  # resume after the last row of this key
+            task = replace(task, after=(rows[-1][0], rows[-1][1]))
+            break
+        if task.key + 1 == len(keys):
+            task = None
+            break
+        task = replace(task, key=task.key + 1, after=None)
+        if len(fetched) == limit:
+            break
     rest = cursor.tasks[1:]
-    if len(rows) == limit:
-        last = (rows[-1][0], rows[-1][1])
-        rest = (replace(task, after=last, done=task.done + len(changes)), *rest)
+    if task is not None:
+        rest = (replace(task, done=cursor.tasks[0].done + len(changes)), *rest)
     # Once the tasks are done the log may hold changes made meanwhile: ask for one more page.
     return changes, replace(cursor, tasks=rest, extra={"more": True})
 
 
-def _task_changes(mode: str, rows: list, scope: frozenset) -> list[str]:
-    """A put of each live record still in scope, or an eviction of each that left it."""
-    if mode == PUT:
+def _task_changes(mode: str, rows: list, scope: frozenset, swept: frozenset,
+                  page_ids: set | None) -> list[str]:
+    """A put of each live record still in scope, or an eviction of each that left it; not
+    of records carrying a key swept before (`swept`), nor of those the page holds already
+    (`page_ids`)."""
+    every = ALL in scope
+    if mode == PUT and not swept and not page_ids:  # most pages: one sweep, its first key
         return [_put(entity, record_id, version, hlc, payload)
                 for entity, record_id, version, hlc, deleted, scope_text, payload in rows
-                if not deleted and _visible(scope_text, scope)]
-    return [_gone("evict", entity, record_id, version)
-            for entity, record_id, version, _, _, scope_text, _ in rows
-            if not _visible(scope_text, scope)]
+                if not deleted and (every or not scope.isdisjoint(scope_text.split()))]
+    changes = []
+    for entity, record_id, version, hlc, deleted, scope_text, payload in rows:
+        keys = scope_text.split()
+        if not swept.isdisjoint(keys) or (page_ids and (entity, record_id) in page_ids):
+            continue
+        visible = every or not scope.isdisjoint(keys)
+        if mode == PUT and visible and not deleted:
+            changes.append(_put(entity, record_id, version, hlc, payload))
+        elif mode != PUT and not visible:
+            changes.append(_gone("evict", entity, record_id, version))
+    return changes
 
 
 def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
