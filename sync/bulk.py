@@ -51,10 +51,7 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
     if not rows:
         return
     columns = tuple(rows[0])
-    cache = _COMPILED.setdefault(conn.dialect, {})
-    if (table, columns) not in cache:
-        cache[table, columns] = _compile(conn.dialect, table, columns)
-    compiled = cache[table, columns]
+    compiled = _compiled(conn.dialect, table, columns)
     if compiled is None or any(len(row) != len(columns) for row in rows):
         # defaults to fill, or rows of different shapes: SQLAlchemy's own path does that
         conn.execute(table.insert(), list(rows))
@@ -70,6 +67,33 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
                              tuple(v for row in values for v in row))
 
 
+def values_lists(dialect: sa.Dialect) -> bool:
+    """Whether `values_list` serves this dialect and driver (PostgreSQL through psycopg)."""
+    return dialect.name == "postgresql" and dialect.paramstyle == "pyformat"
+
+
+def values_list(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+                ) -> tuple[tuple[str, ...], str, tuple]:
+    """`rows` (dicts with the same keys, every column without a default among them) as a
+    PostgreSQL VALUES list typed for `table`'s columns, for a statement of the caller's own
+    (a data-modifying CTE, say): (the column order, the rows' SQL, their parameters,
+    converted as `insert_rows` would). Only where `values_lists(dialect)`."""
+    compiled = _compiled(conn.dialect, table, tuple(rows[0]))
+    if compiled is None or compiled.many is None:
+        raise ValueError(f"these rows of {table.name} cannot be sent as a VALUES list")
+    values = _parameters(compiled, rows)
+    return (compiled.columns, ", ".join([compiled.many[1]] * len(values)),
+            tuple(v for row in values for v in row))
+
+
+def _compiled(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+              ) -> _CompiledInsert | None:
+    cache = _COMPILED.setdefault(dialect, {})
+    if (table, columns) not in cache:
+        cache[table, columns] = _compile(dialect, table, columns)
+    return cache[table, columns]
+
+
 def _compile(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
              ) -> _CompiledInsert | None:
     if any(c.default is not None for c in table.columns if c.key not in columns):
@@ -83,7 +107,7 @@ def _compile(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
     if set(order) != set(columns) or statement.escaped_bind_names:
         return None
     many = None
-    if dialect.name == "postgresql" and dialect.paramstyle == "pyformat":
+    if values_lists(dialect):
         head, group = str(statement).split(" VALUES ", 1)
         order, names = tuple(_NAMED.findall(group)), None
         many = (head + " VALUES ", _NAMED.sub("%s", group))

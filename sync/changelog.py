@@ -17,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from sync.bulk import insert_rows
+from sync.bulk import MAX_PARAMETERS, insert_rows, values_list, values_lists
 from sync.records import ChangeEntry
 from sync.store import SyncTables
 
@@ -46,22 +46,85 @@ def append(conn: sa.Connection, tables: SyncTables, entries: Sequence[ChangeEntr
 
 def _append_numbered(conn: sa.Connection, tables: SyncTables,
                      entries: Sequence[ChangeEntry]) -> list[int]:
-    # Under the lock (or SQLite's write lock) nobody else appends, so the next numbers are
-    # ours to take: one executemany instead of a RETURNING round trip per row.
-    first = head(conn, tables) + 1
+    """Number `entries` after the head of the log and insert them with their keys. Under the
+    append lock (or SQLite's write lock) nobody else appends, so the next numbers are ours to
+    take: no RETURNING round trip per row."""
+    if values_lists(conn.dialect):
+        return [seq for part in _statement_parts(entries)
+                for seq in _append_in_one_statement(conn, tables, part)]
+    return _append_numbered_rows(conn, tables, entries, head(conn, tables) + 1)
+
+
+def _append_numbered_rows(conn: sa.Connection, tables: SyncTables,
+                          entries: Sequence[ChangeEntry], first: int) -> list[int]:
     seqs = list(range(first, first + len(entries)))
-    rows = [
+    insert_rows(conn, tables.change, _change_rows(entries, seqs))
+    insert_rows(conn, tables.change_key, _key_rows(entries, seqs))
+    return seqs
+
+
+def _change_rows(entries: Sequence[ChangeEntry], seqs: Iterable[int]) -> list[dict]:
+    return [
         {"seq": seq, "entity": e.entity, "record_id": e.record_id, "version": e.version,
          "deleted": e.deleted, "scope_keys": " ".join(sorted(e.keys)), "device_id": e.device_id,
          "created_at": e.created_at}
         for seq, e in zip(seqs, entries, strict=True)
     ]
-    insert_rows(conn, tables.change, rows)
-    key_rows = [{"key": k, "seq": seq} for seq, e in zip(seqs, entries, strict=True)
-                for k in e.keys]
-    if key_rows:
-        insert_rows(conn, tables.change_key, key_rows)
-    return seqs
+
+
+def _key_rows(entries: Sequence[ChangeEntry], seqs: Iterable[int]) -> list[dict]:
+    return [{"key": k, "seq": seq} for seq, e in zip(seqs, entries, strict=True)
+            for k in sorted(e.keys)]
+
+
+_CHANGE_PARAMETERS = 8  # the columns of a sync_change row
+
+
+def _statement_parts(entries: Sequence[ChangeEntry]) -> Iterable[Sequence[ChangeEntry]]:
+    """`entries` in runs that each fit one statement's parameters."""
+    start, used = 0, 0
+    for index, e in enumerate(entries):
+        cost = _CHANGE_PARAMETERS + 2 * len(e.keys)
+        if used + cost > MAX_PARAMETERS and index > start:
+            yield entries[start:index]
+            start, used = index, 0
+        used += cost
+    if start < len(entries):
+        yield entries[start:]
+
+
+def _append_in_one_statement(conn: sa.Connection, tables: SyncTables,
+                             entries: Sequence[ChangeEntry]) -> list[int]:
+    """PostgreSQL: read the head of the log and insert the changes and their keys in one
+    statement (data-modifying CTEs), numbering each row by its offset from that head. The
+    append lock is then held across this one round trip and the commit, not three round
+    trips and the commit: every round trip under the lock is one that every other writer
+    waits for. The statement's snapshot is taken after the lock (the statement before) is
+    held, so the head it reads is the latest."""
+    offsets = range(1, len(entries) + 1)
+    quote = conn.dialect.identifier_preparer.quote
+    parts = [f"head AS ({_HEAD_SQL})".format(change=quote(tables.change.name),
+                                              meta=quote(tables.meta.name))]
+    parameters: tuple = (HORIZON,)
+    for name, table, rows in (("changes", tables.change, _change_rows(entries, offsets)),
+                              ("keys", tables.change_key, _key_rows(entries, offsets))):
+        if not rows:
+            continue
+        columns, values_sql, values = values_list(conn, table, rows)
+        names = ", ".join(quote(c) for c in columns)
+        picked = ", ".join(f"v.{quote(c)} + head.top" if c == "seq" else f"v.{quote(c)}"
+                           for c in columns)
+        parts.append(f"{name} AS (INSERT INTO {quote(table.name)} ({names}) SELECT {picked} "
+                     f"FROM (VALUES {values_sql}) AS v ({names}) CROSS JOIN head)")
+        parameters += values
+    top = conn.exec_driver_sql(f"WITH {', '.join(parts)} SELECT top FROM head",
+                               parameters).scalar_one()
+    return list(range(top + 1, top + 1 + len(entries)))
+
+
+# The head of the log as `head`: the top seq, never below the compaction horizon.
+_HEAD_SQL = ("SELECT greatest(coalesce((SELECT max(seq) FROM {change}), 0), "
+             "coalesce((SELECT value FROM {meta} WHERE name = %s), 0)) AS top")
 
 
 def head(conn: sa.Connection, tables: SyncTables) -> int:

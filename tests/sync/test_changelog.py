@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from server.domain import user_keys
 from sync import changelog
 from sync.protocol import Op
+from sync.records import ChangeEntry
 from sync.sqltypes import utcnow
 from tests.sync.harness import Harness, T
 
@@ -88,6 +89,46 @@ def test_a_move_is_logged_with_the_keys_before_and_after(h):
     h.write("account", account, Op.UPDATE, {"territory_id": h.w.territories["S"]})
     move = logged(h, "account", account)[-1]
     assert {f"territory:{h.w.territories['N']}", f"territory:{h.w.territories['S']}"} <= move.keys
+
+
+# -- appending ------------------------------------------------------------------------------
+
+
+def entries(count: int, keys_of=lambda n: {f"k{n % 3}", f"site:{n}"}) -> list[ChangeEntry]:
+    return [ChangeEntry("account", f"r{n:04d}", 1, n % 5 == 0, frozenset(keys_of(n)), "dev",
+                        utcnow()) for n in range(count)]
+
+
+@pytest.mark.parametrize("limit", [None, 30], ids=["one statement", "split by parameters"])
+def test_an_append_numbers_its_changes_on_from_the_head_and_logs_every_key(
+        h, monkeypatch, limit):
+    if limit is not None:  # room for two or three changes per statement: many statements
+        monkeypatch.setattr(changelog, "MAX_PARAMETERS", limit)
+    first = head(h) + 1
+    appended = entries(11, keys_of=lambda n: {f"k{n % 3}", f"site:{n}"} if n % 4 else set())
+    sent = []
+    with h.tx() as conn:
+        sa.event.listen(conn, "before_cursor_execute",
+                        lambda *args: sent.append(len(args[3] or ())))
+        seqs = changelog.append(conn, T, appended)
+    assert max(sent) <= (limit or changelog.MAX_PARAMETERS)
+    assert seqs == list(range(first, first + 11))
+    assert head(h) == first + 10
+    with h.tx() as conn:
+        stored = {c.seq: c for c in changelog.read_after(conn, T, first - 1, None, 100)}
+        by_key = {key: [c.seq for c in changelog.read_after(conn, T, first - 1, [key], 100)]
+                  for key in ("k0", "k1", "k2", "site:5")}
+    assert [(stored[s].record_id, stored[s].deleted, stored[s].keys) for s in seqs] == [
+        (e.record_id, e.deleted, e.keys) for e in appended]
+    assert by_key == {f"k{r}": [first + n for n in range(11) if n % 3 == r and n % 4]
+                      for r in range(3)} | {"site:5": [first + 5]}
+
+
+def test_an_append_after_a_truncation_numbers_on_from_the_horizon(h):
+    with h.tx() as conn:
+        changelog.set_horizon(conn, T, changelog.head(conn, T) + 7)
+        horizon = changelog.horizon(conn, T)
+        assert changelog.append(conn, T, entries(2)) == [horizon + 1, horizon + 2]
 
 
 # -- compaction ------------------------------------------------------------------------------

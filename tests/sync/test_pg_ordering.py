@@ -67,6 +67,10 @@ class Uncommitted:
 
 # -- writers ---------------------------------------------------------------------------
 
+# The constraints a push breaks when its log seq was taken by another (no lock).
+SEQ_TAKEN = frozenset({"pk_sync_change", "pk_sync_change_key"})
+
+
 @dataclass
 class Writer:
     """One device pushing small batches: new accounts and updates of the ones it made."""
@@ -79,7 +83,7 @@ class Writer:
     uncommitted: Uncommitted
     versions: dict[str, int] = field(default_factory=dict)
     next_mutation_id: int = 1
-    collisions: int = 0  # pushes refused because their log seq was taken
+    collisions: int = 0  # pushes refused because their log seq was taken (SEQ_TAKEN)
 
     def run(self, until: float) -> int:
         pushes = 0
@@ -97,7 +101,8 @@ class Writer:
             with write_transaction(self.db) as conn:
                 results = self.sync.push(conn, self.actor, mutations)
         except IntegrityError as exc:
-            if getattr(exc.orig.diag, "constraint_name", None) != "pk_sync_change":
+            # the change or its keys, whichever insert the database checked first
+            if getattr(exc.orig.diag, "constraint_name", None) not in SEQ_TAKEN:
                 raise
             self.collisions += 1
             return
