@@ -13,7 +13,6 @@ from marshmallow import Schema, fields, validate
 from server.api.records import REJECTION_STATUS
 from server.api.sync import sync_engine
 from server.auth import current_principal, login_required
-from server.domain import actor_for
 from server.errors import ApiError
 from server.extensions import db
 from server.http import json_body
@@ -71,7 +70,7 @@ def override_conflict(conflict_id: str):
     db.session.rollback()
     try:
         with write_transaction(db.engine) as conn:
-            actor = actor_for(conn, principal.user_id, principal.role, None)
+            actor = principal.actor(None)
             return conflicts.override(conn, sync_engine(), conflict_id, choose=body["choose"],
                                       value=body["value"], actor=actor)
     except MutationRejected as exc:

@@ -13,7 +13,7 @@ from flask import Blueprint, request
 
 from server.api.sync import sync_engine
 from server.auth import current_principal, login_required
-from server.domain import REGISTRY, actor_for
+from server.domain import REGISTRY
 from server.errors import ApiError, not_found
 from server.extensions import db
 from server.http import json_body
@@ -44,7 +44,7 @@ def _write(entity: str, record_id: str, op: Op, fields: dict):
     db.session.rollback()
     try:
         with write_transaction(db.engine) as conn:
-            actor = actor_for(conn, principal.user_id, principal.role, None)
+            actor = principal.actor(None)
             result = sync_engine().write(conn, entity, record_id, op, fields, actor=actor)
     except MutationRejected as exc:
         raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,

@@ -13,7 +13,6 @@ from marshmallow import Schema, fields, validate
 
 from server.auth import current_principal, login_required
 from server.compiled_schema import CompiledSchema
-from server.domain import actor_for
 from server.errors import ApiError
 from server.extensions import db
 from server.http import json_body
@@ -83,7 +82,7 @@ def push():
     ]
     principal = current_principal()
     with write_transaction(db.engine) as conn:
-        actor = actor_for(conn, principal.user_id, principal.role, principal.device_id)
+        actor = principal.actor(principal.device_id)
         results = sync_engine().push_json(conn, actor, mutations)
     # Each result is JSON already (as stored in its receipt): splice, do not re-encode.
     text = f'{{"protocol":{PROTOCOL_VERSION},"results":[{",".join(results)}]}}'
@@ -97,8 +96,7 @@ def pull():
     _check_protocol(body)
     principal = current_principal()
     with read_transaction(db.engine) as conn:
-        keys = actor_for(conn, principal.user_id, principal.role, principal.device_id).keys
-        page = sync_engine().pull(conn, keys, body["cursor"], body["limit"])
+        page = sync_engine().pull(conn, principal.keys, body["cursor"], body["limit"])
     # The changes are JSON already: splice them in rather than parse and re-serialise.
     head = json.dumps({"protocol": PROTOCOL_VERSION, "cursor": page.cursor,
                        "more": page.more, "phase": page.phase, "progress": page.progress})

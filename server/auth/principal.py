@@ -1,7 +1,8 @@
 """Who is calling: the bearer token checked on each request, and role checks on views.
 
 The role that counts is the user's current role in the database, not the one in the token,
-so a changed role applies from the next request.
+so a changed role applies from the next request; so do the scope keys (what the user may
+see), read in the same query.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from server.auth.devices import mark_device_seen, seen_recently
 from server.auth.errors import DeviceRevoked, InvalidToken, MissingCredentials, UserDisabled
 from server.auth.settings import AuthSettings
 from server.auth.tokens import AccessClaims, decode_access_token
+from server.domain.scopes import keys_of, scope_grants
 from server.errors import forbidden
 from server.extensions import db
 from server.models import Device, Role, User
+from sync.entities import Actor
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -33,6 +36,13 @@ class Principal:
     user_id: str
     device_id: str
     role: Role
+    keys: frozenset[str]  # the scope keys of what the user may see, as of this request
+
+    def actor(self, device_id: str | None) -> Actor:
+        """The caller as the sync engine's actor; `device_id` None for a write that does not
+        come from the device (the back office's own writes)."""
+        return Actor(user_id=self.user_id, role=str(self.role), keys=self.keys,
+                     device_id=device_id)
 
     @property
     def user(self) -> User:
@@ -94,7 +104,9 @@ def authenticate_request() -> Principal:
         if not seen_recently(subject.last_seen_at, now):
             mark_device_seen(conn, claims.device_id, now=now, address=request.remote_addr)
             conn.commit()
-    g.principal = Principal(claims.user_id, claims.device_id, subject.role)
+    g.principal = Principal(claims.user_id, claims.device_id, subject.role,
+                            keys_of(claims.user_id, str(subject.role), subject.territories,
+                                    subject.sites))
     return g.principal
 
 
@@ -120,8 +132,8 @@ def _subject_connection() -> sa.Connection:
 
 
 def _load_subject(conn: sa.Connection, claims: AccessClaims) -> sa.Row:
-    """The token's user's role and its device's last sighting, as they are now, in one
-    query.
+    """The token's user's role and scope grants and its device's last sighting, as they are
+    now, in one query.
 
     Raises InvalidToken when the pair does not exist (or the device is another user's),
     DeviceRevoked or UserDisabled.
@@ -139,7 +151,8 @@ def _load_subject(conn: sa.Connection, claims: AccessClaims) -> sa.Row:
 
 _users, _devices = User.__table__, Device.__table__
 _SUBJECT = (
-    sa.select(_users.c.role, _users.c.active, _devices.c.revoked_at, _devices.c.last_seen_at)
+    sa.select(_users.c.role, _users.c.active, _devices.c.revoked_at, _devices.c.last_seen_at,
+              *scope_grants(_users.c.id))
     .select_from(_users.join(_devices, _devices.c.user_id == _users.c.id))
     .where(_devices.c.id == sa.bindparam("device_id"), _users.c.id == sa.bindparam("user_id"))
 )
