@@ -86,6 +86,22 @@ def values_list(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
             tuple(v for row in values for v in row))
 
 
+def insert_ctes(conn: sa.Connection, inserts: Sequence[tuple[sa.Table, Sequence[Mapping]]]
+                ) -> tuple[list[str], tuple]:
+    """PostgreSQL: an INSERT of each (table, rows) as a data-modifying CTE ("w0 AS (INSERT
+    INTO ... VALUES ...)"), and their parameters, for a statement that makes them all in one
+    round trip. Tables without rows are left out. Only where `values_lists(dialect)`."""
+    quote = conn.dialect.identifier_preparer.quote
+    clauses, parameters = [], ()
+    for table, rows in inserts:
+        if rows:
+            columns, values_sql, values = values_list(conn, table, rows)
+            clauses.append(f"w{len(clauses)} AS (INSERT INTO {quote(table.name)} "
+                           f"({', '.join(map(quote, columns))}) VALUES {values_sql})")
+            parameters += values
+    return clauses, parameters
+
+
 def _compiled(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
               ) -> _CompiledInsert | None:
     cache = _COMPILED.setdefault(dialect, {})
