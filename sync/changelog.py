@@ -138,16 +138,17 @@ def _head_query(tables: SyncTables) -> sa.Select:
     """The log's top and the horizon in one statement: on PostgreSQL it runs while the append
     lock is held, so every round trip saved there shortens every other writer's wait."""
     return sa.select(sa.select(sa.func.max(tables.change.c.seq)).scalar_subquery(),
-                     _horizon_query(tables).scalar_subquery())
+                     horizon_query(tables).scalar_subquery())
 
 
 def horizon(conn: sa.Connection, tables: SyncTables) -> int:
     """Changes at or below this seq may have been compacted away."""
-    return conn.execute(_horizon_query(tables)).scalar() or 0
+    return conn.execute(horizon_query(tables)).scalar() or 0
 
 
 @functools.lru_cache(maxsize=64)
-def _horizon_query(tables: SyncTables) -> sa.Select:
+def horizon_query(tables: SyncTables) -> sa.Select:
+    """The horizon's row (none before the first truncation): see `horizon`."""
     return sa.select(tables.meta.c.value).where(tables.meta.c.name == HORIZON)
 
 

@@ -47,22 +47,27 @@ def pull(conn: sa.Connection, tables: SyncTables, keys: Iterable[str], token: st
     """
     limit = max(1, min(limit, MAX_PULL_LIMIT))
     scope = frozenset(keys)
-    if token is None:
-        cursor = Cursor(seq=changelog.head(conn, tables))
-    else:
-        cursor = decode(token, secret)
-        if cursor.seq < changelog.horizon(conn, tables):
-            raise ResetRequired("the cursor is older than the retained change history; "
-                                "pull again without a cursor", fields={"cursor": ["expired"]})
+    # A cursor below the horizon may have missed changes truncated away: the device resets.
+    # The horizon is read with the log page when there is one (one statement, one snapshot).
+    cursor = Cursor(seq=changelog.head(conn, tables)) if token is None else decode(token, secret)
     cursor = _follow_scope(conn, tables, cursor, scope)
     if cursor.tasks:
+        if token is not None:
+            _check_horizon(cursor, changelog.horizon(conn, tables))
         changes, after = _task_page(conn, tables, cursor, scope, limit)
         phase, progress = "snapshot", _progress(cursor, after)
     else:
-        changes, after = _log_page(conn, tables, cursor, scope, limit)
+        changes, after = _log_page(conn, tables, cursor, scope, limit,
+                                   check=token is not None)
         phase, progress = "changes", {"snapshot_total": 0, "snapshot_done": 0}
     more = bool(after.tasks) or bool(after.extra.get("more"))
     return PullPage(changes, encode(after, secret), more, phase, progress)
+
+
+def _check_horizon(cursor: Cursor, horizon: int) -> None:
+    if cursor.seq < horizon:
+        raise ResetRequired("the cursor is older than the retained change history; "
+                            "pull again without a cursor", fields={"cursor": ["expired"]})
 
 
 def _progress(before: Cursor, after: Cursor) -> dict:
@@ -242,10 +247,15 @@ def _task_changes(mode: str, rows: list, scope: frozenset, swept: frozenset,
     return changes
 
 
-def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
+def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int, *,
+              check: bool):
+    """The changes after the cursor, and the cursor after them; with `check`, first
+    ResetRequired if the cursor is below the horizon."""
     trail = cursor.trail if cursor.seq < cursor.trail_until else ()
     match = None if ALL in scope else scope | set(trail)
-    logged = _logged_with_current(conn, tables, cursor.seq, match, limit)
+    horizon, logged = _logged_with_current(conn, tables, cursor.seq, match, limit)
+    if check:
+        _check_horizon(cursor, horizon)
     if not logged:
         return [], replace(cursor, trail=trail, trail_until=cursor.trail_until if trail else 0)
     latest: dict[tuple[str, str], tuple] = {}
@@ -261,15 +271,24 @@ def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit:
     return changes, cursor
 
 
-def _logged_with_current(conn, tables: SyncTables, after: int, keys, limit: int) -> list:
-    """The log page after `after` as (seq, entity, record_id, logged version, then the
-    record's current version, hlc, deleted, scope, payload: all None once purged), in seq
-    order: the changes and the records they name in one query, each row found by key."""
+def _logged_with_current(conn, tables: SyncTables, after: int, keys, limit: int
+                         ) -> tuple[int, list]:
+    """The horizon, and the log page after `after` as (seq, entity, record_id, logged
+    version, then the record's current version, hlc, deleted, scope, payload: all None once
+    purged), in seq order: the changes and the records they name in one query, each row
+    found by key. On PostgreSQL the horizon comes in the same query (a round trip saved);
+    SQLite has no round trip to save, and there the joined form would sort the page again."""
     keys = None if keys is None else sorted(keys)
     if keys == []:
-        return []
-    query = _log_query(tables, None if keys is None else len(keys))
-    return conn.execute(query, changelog.seqs_after_params(after, keys, limit)).all()
+        return changelog.horizon(conn, tables), []
+    params = changelog.seqs_after_params(after, keys, limit)
+    count = None if keys is None else len(keys)
+    if conn.dialect.name != "postgresql":
+        return changelog.horizon(conn, tables), conn.execute(_log_query(tables, count),
+                                                             params).all()
+    rows = conn.execute(_log_query_with_horizon(tables, count), params).all()
+    # One row even for an empty page: the horizon, with nothing joined to it.
+    return rows[0][0] or 0, [row[1:] for row in rows if row[1] is not None]
 
 
 @functools.lru_cache(maxsize=64)
@@ -277,10 +296,20 @@ def _log_query(tables: SyncTables, key_count: int | None) -> sa.Select:
     seqs = changelog.seqs_after(tables, key_count)
     c, r = tables.change, tables.record
     on = sa.and_(r.c.entity == c.c.entity, r.c.record_id == c.c.record_id)
-    return (sa.select(c.c.seq, c.c.entity, c.c.record_id, c.c.version, r.c.version, r.c.hlc,
-                      r.c.deleted, r.c.scope, r.c.payload)
+    return (sa.select(c.c.seq, c.c.entity, c.c.record_id, c.c.version.label("logged_version"),
+                      r.c.version, r.c.hlc, r.c.deleted, r.c.scope, r.c.payload)
             .select_from(c.outerjoin(r, on))
             .where(c.c.seq.in_(seqs.scalar_subquery())).order_by(c.c.seq))
+
+
+@functools.lru_cache(maxsize=64)
+def _log_query_with_horizon(tables: SyncTables, key_count: int | None) -> sa.Select:
+    """The horizon, left-joined with `_log_query`'s rows."""
+    page = _log_query(tables, key_count).order_by(None).subquery("page")
+    horizon = sa.select(changelog.horizon_query(tables).scalar_subquery().label("horizon")
+                        ).subquery("h")
+    return (sa.select(horizon.c.horizon, *page.c)
+            .select_from(horizon.outerjoin(page, sa.true())).order_by(page.c.seq))
 
 
 def _logged_change(row, scope: frozenset) -> str:

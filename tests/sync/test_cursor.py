@@ -84,6 +84,35 @@ def test_a_cursor_older_than_the_horizon_must_reset(app):
         assert info.value.code == "reset_required"
 
 
+def test_a_cursor_older_than_the_horizon_must_reset_with_nothing_new_in_its_scope(app):
+    w = build_world(app)
+    sync = app.extensions["fieldsync.sync"]
+    with app.app_context(), write_transaction(db.engine) as conn:
+        keys = ["catalog"]  # no account is in this scope
+        old_cursor = sync.pull(conn, keys, None).cursor
+        while sync.pull(conn, keys, old_cursor).more:
+            old_cursor = sync.pull(conn, keys, old_cursor).cursor
+        rename(sync, conn, "account", w.ids["acc_n1"], "Renamed long ago",
+               now=utcnow() - timedelta(days=90))
+        assert sync.pull(conn, keys, old_cursor).changes == []
+        changelog.truncate_before(conn, SYNC_TABLES, utcnow() - timedelta(days=30))
+        with pytest.raises(ResetRequired):
+            sync.pull(conn, keys, old_cursor)
+
+
+def test_a_cursor_older_than_the_horizon_must_reset_in_the_middle_of_its_snapshot(app):
+    w = build_world(app)
+    sync = app.extensions["fieldsync.sync"]
+    with app.app_context(), write_transaction(db.engine) as conn:
+        page = sync.pull(conn, ["*"], None, limit=1)
+        assert page.phase == "snapshot" and page.more
+        rename(sync, conn, "account", w.ids["acc_n1"], "Renamed long ago",
+               now=utcnow() - timedelta(days=90))
+        changelog.truncate_before(conn, SYNC_TABLES, utcnow() - timedelta(days=30))
+        with pytest.raises(ResetRequired):
+            sync.pull(conn, ["*"], page.cursor, limit=1)
+
+
 def test_a_cursor_at_the_horizon_has_missed_nothing_and_keeps_pulling(app):
     w = build_world(app)
     sync = app.extensions["fieldsync.sync"]
