@@ -79,6 +79,27 @@ def _locking_query(tables: SyncTables):
             .order_by(r.c.record_id).with_for_update())
 
 
+# Built once per table: every push runs them, and building a statement (and its cache key)
+# costs about as much as the database's work for a small batch. The columns to set come
+# from the parameters.
+@functools.lru_cache(maxsize=64)
+def _update_by_id(table: sa.Table) -> sa.Update:
+    return table.update().where(table.c.id == sa.bindparam("_id"))
+
+
+@functools.lru_cache(maxsize=8)
+def _update_by_key(r: sa.Table) -> sa.Update:
+    return r.update().where(r.c.entity == sa.bindparam("_entity"),
+                            r.c.record_id == sa.bindparam("_record_id"))
+
+
+@functools.lru_cache(maxsize=8)
+def _delete_record_key(rk: sa.Table) -> sa.Delete:
+    return rk.delete().where(rk.c.entity == sa.bindparam("_entity"),
+                             rk.c.record_id == sa.bindparam("_record_id"),
+                             rk.c.key == sa.bindparam("_key"))
+
+
 @functools.lru_cache(maxsize=8)
 def _table_order(metadata: sa.MetaData, _table_count: int) -> dict[str, int]:
     """Each table's place in foreign-key order (parents first), sorted once per metadata
@@ -293,7 +314,7 @@ class RecordStore:
             # One lock order for every writer: concurrent pushes touching the same rows
             # wait for each other instead of deadlocking.
             rows.sort(key=lambda row: row["_id"])
-            self.conn.execute(table.update().where(table.c.id == sa.bindparam("_id")), rows)
+            self.conn.execute(_update_by_id(table), rows)
 
     def _flush_sync_view(self) -> None:
         r, rk = self.t.record, self.t.record_key
@@ -318,14 +339,9 @@ class RecordStore:
             insert_rows(self.conn, r, new_rows)
         if changed_rows:
             changed_rows.sort(key=lambda row: (row["_entity"], row["_record_id"]))
-            self.conn.execute(r.update().where(
-                r.c.entity == sa.bindparam("_entity"),
-                r.c.record_id == sa.bindparam("_record_id")), changed_rows)
+            self.conn.execute(_update_by_key(r), changed_rows)
         if gone_keys:
-            self.conn.execute(rk.delete().where(
-                rk.c.entity == sa.bindparam("_entity"),
-                rk.c.record_id == sa.bindparam("_record_id"),
-                rk.c.key == sa.bindparam("_key")), gone_keys)
+            self.conn.execute(_delete_record_key(rk), gone_keys)
         if new_keys:
             insert_rows(self.conn, rk, new_keys)
         self.payloads.update(written)  # only once every write went through
