@@ -311,9 +311,10 @@ def report(results: dict[str, list[Measurement]], about_machine: str, args,
         f" 1-minute load average {load[0]:.1f} before the run, {load[1]:.1f} after."
         + (f" {args.note}" if args.note else ""),
         "",
+        # Judged by the load before the run: the load after includes the run's own writers.
         *([f"The host was busy with other work (load above its {os.cpu_count()} cores), so the"
            " absolute figures are low and noisy; the on/off ratios say more.", ""]
-          if max(load) > (os.cpu_count() or 1) else []),
+          if load[0] > (os.cpu_count() or 1) else []),
         f"Each writer is a device pushing batches of updates to its own {ACCOUNTS_PER_WRITER}"
         " accounts (so writers never wait on each other's rows) through `SyncEngine.push` in"
         f" `write_transaction`; {rounds} rounds of {seconds:g} s per configuration, lock on and"
