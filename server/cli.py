@@ -205,7 +205,8 @@ def _database_is_empty() -> bool:
 def serve_command(host, port):
     """Run the development server (development mode unless FIELDSYNC_ENV says otherwise).
 
-    For production run gunicorn instead:  gunicorn -w 4 --threads 4 'server:create_app()'
+    For production run gunicorn instead, one worker per core:
+    gunicorn -w "$(nproc)" --threads 4 'server:create_app()'
     """
     _development_by_default()
     _serve(_current_app(), host, port)
@@ -214,8 +215,8 @@ def serve_command(host, port):
 def _serve(app: Flask, host: str, port: int) -> None:
     click.echo(f"fieldsync {app.config['ENV']} server on http://{host}:{port}/api/v1/health")
     click.echo(f"database: {_database_label(app)}")
-    click.echo("This is the development server; in production use gunicorn -w 4 --threads 4 "
-               "'server:create_app()'.")
+    click.echo("This is the development server; in production use gunicorn, one worker per "
+               "core: gunicorn -w \"$(nproc)\" --threads 4 'server:create_app()'.")
     # With the reloader on, only the child process that serves runs the jobs.
     if app.config["SCHEDULER_ENABLED"] and (not app.debug or serving.is_running_from_reloader()):
         build_scheduler(app, background=True).start()

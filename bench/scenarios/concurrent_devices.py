@@ -1,11 +1,11 @@
 """Scenario 4, concurrent devices: many devices push a few changes and pull, all at once.
 
-PostgreSQL (a throwaway database) behind gunicorn with 4 workers of 4 threads, as in
-production. Ten devices share each territory; each device is one rep signed in from its own
-`SimDevice` (the SDK's HTTP calls, an in-memory replica) in its own thread. After set-up
-(login, first pull, one unmeasured round) they start together; each does ROUNDS rounds of:
-create 2 accounts and update 1, push, pull until caught up, then think for a random while
-(mean THINK seconds).
+PostgreSQL (a throwaway database) behind gunicorn with one worker per core, of 4 threads
+each, as docs/operations.md recommends for production. Ten devices share each territory;
+each device is one rep signed in from its own `SimDevice` (the SDK's HTTP calls, an
+in-memory replica) in its own thread. After set-up (login, first pull, one unmeasured
+round) they start together; each does ROUNDS rounds of: create 2 accounts and update 1,
+push, pull until caught up, then think for a random while (mean THINK seconds).
 
 Measured: requests and changes per second, client-side latency percentiles of every push and
 pull that got an answer, errors (a request that still failed after the SDK-style re-send, an
@@ -53,7 +53,7 @@ ROUNDS, QUICK_ROUNDS = 3, 2
 CREATES, UPDATES = 2, 1
 THINK, QUICK_THINK = 1.0, 0.3  # mean seconds between a device's rounds (uniform 0..2x)
 TIME_LIMIT = 300.0  # seconds for the measured phase; rounds not started by then are skipped
-WORKERS, THREADS = 4, 4
+WORKERS, THREADS = os.cpu_count() or 2, 4  # as docs/operations.md recommends
 TARGET_DEVICES, TARGET_P95_MS = 50, 250.0
 REPEATS = 3  # runs at TARGET_DEVICES; the median run by p95 is judged
 WARM_UP_ROUND = 99  # a round number the measured rounds never reach (record ids differ)

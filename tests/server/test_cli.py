@@ -181,7 +181,7 @@ def test_serve_runs_the_development_server_on_loopback_by_default(app, runner, s
 
     assert result.exit_code == 0, result.output
     assert served == [("127.0.0.1", 5000, app)]
-    assert "gunicorn -w 4 --threads 4 'server:create_app()'" in result.output
+    assert "gunicorn -w \"$(nproc)\" --threads 4 'server:create_app()'" in result.output
 
 
 def test_serve_takes_host_and_port(runner, served):
