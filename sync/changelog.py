@@ -135,8 +135,8 @@ def head(conn: sa.Connection, tables: SyncTables) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _head_query(tables: SyncTables) -> sa.Select:
-    """The log's top and the horizon in one statement: on PostgreSQL it runs while the append
-    lock is held, so every round trip saved there shortens every other writer's wait."""
+    """The log's top and the horizon in one statement. (An append on PostgreSQL reads them
+    inside its insert statement instead, _HEAD_SQL.)"""
     return sa.select(sa.select(sa.func.max(tables.change.c.seq)).scalar_subquery(),
                      horizon_query(tables).scalar_subquery())
 

@@ -48,7 +48,7 @@ def pull(conn: sa.Connection, tables: SyncTables, keys: Iterable[str], token: st
     limit = max(1, min(limit, MAX_PULL_LIMIT))
     scope = frozenset(keys)
     # A cursor below the horizon may have missed changes truncated away: the device resets.
-    # The horizon is read with the log page when there is one (one statement, one snapshot).
+    # In the log phase the horizon is read with the page (on PostgreSQL in its statement).
     cursor = Cursor(seq=changelog.head(conn, tables)) if token is None else decode(token, secret)
     cursor = _follow_scope(conn, tables, cursor, scope)
     if cursor.tasks:
