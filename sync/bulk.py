@@ -67,7 +67,7 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
                              tuple(v for row in values for v in row))
 
 
-def values_lists(dialect: sa.Dialect) -> bool:
+def takes_values_lists(dialect: sa.Dialect) -> bool:
     """Whether `values_list` serves this dialect and driver (PostgreSQL through psycopg)."""
     return dialect.name == "postgresql" and dialect.paramstyle == "pyformat"
 
@@ -77,7 +77,7 @@ def values_list(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
     """`rows` (dicts with the same keys, every column without a default among them) as a
     PostgreSQL VALUES list typed for `table`'s columns, for a statement of the caller's own
     (a data-modifying CTE, say): (the column order, the rows' SQL, their parameters,
-    converted as `insert_rows` would). Only where `values_lists(dialect)`."""
+    converted as `insert_rows` would). Only where `takes_values_lists(dialect)`."""
     compiled = _compiled(conn.dialect, table, tuple(rows[0]))
     if compiled is None or compiled.many is None:
         raise ValueError(f"these rows of {table.name} cannot be sent as a VALUES list")
@@ -86,20 +86,21 @@ def values_list(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
             tuple(v for row in values for v in row))
 
 
-def insert_ctes(conn: sa.Connection, inserts: Sequence[tuple[sa.Table, Sequence[Mapping]]]
-                ) -> tuple[list[str], tuple]:
-    """PostgreSQL: an INSERT of each (table, rows) as a data-modifying CTE ("w0 AS (INSERT
-    INTO ... VALUES ...)"), and their parameters, for a statement that makes them all in one
-    round trip. Tables without rows are left out. Only where `values_lists(dialect)`."""
+def insert_cte(conn: sa.Connection, name: str, table: sa.Table,
+               rows: Sequence[Mapping[str, Any]], *, select: Mapping[str, str] | None = None,
+               joined: str = "") -> tuple[str, tuple]:
+    """PostgreSQL: an INSERT of `rows` into `table` as a data-modifying CTE named `name`
+    ("name AS (INSERT INTO t (...) SELECT ... FROM (VALUES ...) AS v (...))"), and its
+    parameters, for a statement that makes several writes in one round trip. A column's
+    value is `v.<column>` unless `select` gives another expression for it; `joined` is
+    appended to the FROM clause (a join with another CTE the expressions use). Only where
+    `takes_values_lists(dialect)`."""
     quote = conn.dialect.identifier_preparer.quote
-    clauses, parameters = [], ()
-    for table, rows in inserts:
-        if rows:
-            columns, values_sql, values = values_list(conn, table, rows)
-            clauses.append(f"w{len(clauses)} AS (INSERT INTO {quote(table.name)} "
-                           f"({', '.join(map(quote, columns))}) VALUES {values_sql})")
-            parameters += values
-    return clauses, parameters
+    columns, values_sql, values = values_list(conn, table, rows)
+    names = ", ".join(map(quote, columns))
+    picked = ", ".join((select or {}).get(c) or f"v.{quote(c)}" for c in columns)
+    return (f"{name} AS (INSERT INTO {quote(table.name)} ({names}) SELECT {picked} "
+            f"FROM (VALUES {values_sql}) AS v ({names}){joined})", values)
 
 
 def _compiled(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
@@ -123,7 +124,7 @@ def _compile(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
     if set(order) != set(columns) or statement.escaped_bind_names:
         return None
     many = None
-    if values_lists(dialect):
+    if takes_values_lists(dialect):
         head, group = str(statement).split(" VALUES ", 1)
         order, names = tuple(_NAMED.findall(group)), None
         many = (head + " VALUES ", _NAMED.sub("%s", group))

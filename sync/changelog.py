@@ -17,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from sync.bulk import MAX_PARAMETERS, insert_rows, values_list, values_lists
+from sync.bulk import MAX_PARAMETERS, insert_cte, insert_rows, takes_values_lists
 from sync.records import ChangeEntry
 from sync.store import SyncTables
 
@@ -49,8 +49,8 @@ def _append_numbered(conn: sa.Connection, tables: SyncTables,
     """Number `entries` after the head of the log and insert them with their keys. Under the
     append lock (or SQLite's write lock) nobody else appends, so the next numbers are ours to
     take: no RETURNING round trip per row."""
-    if values_lists(conn.dialect):
-        return [seq for part in _statement_parts(entries)
+    if takes_values_lists(conn.dialect):
+        return [seq for part in _statement_parts(entries, len(tables.change.columns))
                 for seq in _append_in_one_statement(conn, tables, part)]
     return _append_numbered_rows(conn, tables, entries, head(conn, tables) + 1)
 
@@ -77,14 +77,13 @@ def _key_rows(entries: Sequence[ChangeEntry], seqs: Iterable[int]) -> list[dict]
             for k in sorted(e.keys)]
 
 
-_CHANGE_PARAMETERS = 8  # the columns of a sync_change row
-
-
-def _statement_parts(entries: Sequence[ChangeEntry]) -> Iterable[Sequence[ChangeEntry]]:
-    """`entries` in runs that each fit one statement's parameters."""
+def _statement_parts(entries: Sequence[ChangeEntry], columns: int
+                     ) -> Iterable[Sequence[ChangeEntry]]:
+    """`entries` in runs that each fit one statement's parameters: `columns` per change
+    and two per key."""
     start, used = 0, 0
     for index, e in enumerate(entries):
-        cost = _CHANGE_PARAMETERS + 2 * len(e.keys)
+        cost = columns + 2 * len(e.keys)
         if used + cost > MAX_PARAMETERS and index > start:
             yield entries[start:index]
             start, used = index, 0
@@ -108,15 +107,11 @@ def _append_in_one_statement(conn: sa.Connection, tables: SyncTables,
     parameters: tuple = (HORIZON,)
     for name, table, rows in (("changes", tables.change, _change_rows(entries, offsets)),
                               ("keys", tables.change_key, _key_rows(entries, offsets))):
-        if not rows:
-            continue
-        columns, values_sql, values = values_list(conn, table, rows)
-        names = ", ".join(quote(c) for c in columns)
-        picked = ", ".join(f"v.{quote(c)} + head.top" if c == "seq" else f"v.{quote(c)}"
-                           for c in columns)
-        parts.append(f"{name} AS (INSERT INTO {quote(table.name)} ({names}) SELECT {picked} "
-                     f"FROM (VALUES {values_sql}) AS v ({names}) CROSS JOIN head)")
-        parameters += values
+        if rows:
+            cte, values = insert_cte(conn, name, table, rows,
+                                     select={"seq": "v.seq + head.top"}, joined=" CROSS JOIN head")
+            parts.append(cte)
+            parameters += values
     top = conn.exec_driver_sql(f"WITH {', '.join(parts)} SELECT top FROM head",
                                parameters).scalar_one()
     return list(range(top + 1, top + 1 + len(entries)))
