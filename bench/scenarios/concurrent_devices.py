@@ -67,6 +67,7 @@ def floor_counts(quick: bool) -> tuple[int, ...]:
 class Run:
     """One measured storm."""
 
+    label: str  # the device count, and which run of how many
     seconds: float
     calls: list[Exchange]  # the pushes and pulls that got an answer
     mutations: int
@@ -122,7 +123,7 @@ def _measure(ctx, url: str, count: int, number: int, label: str) -> Run:
             device.close()
     missing, inconsistent = _verify(url, devices)
     calls = [e for e in only(exchanges, "/sync/push") + only(exchanges, "/sync/pull") if e.ok]
-    return Run(seconds, calls, sum(d.log.mutations for d in devices),
+    return Run(label, seconds, calls, sum(d.log.mutations for d in devices),
                [error for d in devices for error in d.log.errors],
                sum(d.log.retries for d in devices), sum(d.log.conflicts for d in devices),
                missing, inconsistent, server_mib, client_mib)
@@ -233,13 +234,13 @@ def _rows(ctx, count: int, runs: list[Run]) -> list[Row]:
     target = count == TARGET_DEVICES
     for error in [e for r in runs for e in r.errors][:3]:
         ctx.note(f"{TITLE} ({count}): {error}")
-    for number, r in enumerate(runs, 1):
+    for r in runs:
         server = [e.server_ms for e in r.calls if e.server_ms is not None]
         pushes = [e.seconds * 1000 for e in r.calls if e.path.endswith("/sync/push")]
         pulls = [e.seconds * 1000 for e in r.calls if e.path.endswith("/sync/pull")]
-        ctx.note(f"{TITLE} ({count}{f', run {number} of {len(runs)}' if len(runs) > 1 else ''}"
-                 f"): {len(r.calls)} requests in {r.seconds:.1f} s; p95 {r.p95:.0f} ms (push "
-                 f"{percentile(pushes, 95):.0f} ms, pull {percentile(pulls, 95):.0f} ms); "
+        ctx.note(f"{TITLE} ({r.label}): {len(r.calls)} requests in {r.seconds:.1f} s; p95 "
+                 f"{r.p95:.0f} ms (push {percentile(pushes, 95):.0f} ms, pull "
+                 f"{percentile(pulls, 95):.0f} ms); "
                  f"server time p50/p95/p99 {percentile(server, 50):.0f}/"
                  f"{percentile(server, 95):.0f}/{percentile(server, 99):.0f} ms; "
                  f"{r.conflicts} pushed changes ended as conflicts (concurrent updates of one "
