@@ -7,12 +7,13 @@ wrapper that drops responses to simulate a flaky network.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 
 from client_sdk.errors import OfflineError, ServerError
+from client_sdk.jsonio import decode_page
 from sync.protocol import PROTOCOL_VERSION, Mutation, MutationResult
 
 
@@ -26,9 +27,9 @@ class Api:
         self._http.close()
 
     def call(self, method: str, path: str, *, json: Any = None, token: str | None = None,
-             encoded: str | None = None) -> Any:
+             encoded: str | None = None, decode: Callable[[bytes], Any] | None = None) -> Any:
         """One request with `json` (or `encoded`, the same already as JSON text); returns the
-        decoded JSON answer (None for 204).
+        decoded JSON answer (None for 204), a successful one decoded by `decode` if given.
 
         Raises OfflineError when the server cannot be reached and ServerError for an
         error answer.
@@ -46,7 +47,8 @@ class Api:
         if response.status_code == 204:
             return None
         try:
-            body = response.json()
+            body = (decode(response.content) if decode and response.is_success
+                    else response.json())
         except ValueError:
             body = None
         if response.is_success and body is not None:
@@ -77,5 +79,7 @@ class Api:
         return [MutationResult.from_wire(r) for r in body["results"]]
 
     def pull(self, token: str, cursor: str | None, limit: int) -> dict:
+        """A pull page; each put's `data` is its JSON text as sent (see
+        client_sdk.jsonio.decode_page), read with `change_data_text`."""
         return self.call("POST", "/sync/pull", token=token, json={
-            "protocol": PROTOCOL_VERSION, "cursor": cursor, "limit": limit})
+            "protocol": PROTOCOL_VERSION, "cursor": cursor, "limit": limit}, decode=decode_page)

@@ -1,27 +1,82 @@
-"""JSON on the SDK's hot path: server states encoded for the replica through orjson.
+"""JSON on the SDK's hot path, through msgspec: pull pages decoded with each record's data
+kept as the server's own text, and server states encoded for the replica.
 
-Re-encoding a 1,000-record pull page for the replica takes 0.6 ms instead of 5. What orjson
-refuses (integers beyond 64 bits, keys that are not strings) it raises on, and the standard
-library encodes instead, so nothing is stored differently. The stored text is only ever
-parsed back, never compared, so the two encoders' different spelling of some floats (1e16
-vs 1e+16) does not matter.
+A pulled record's data is only ever stored as JSON text, so `decode_page` does not build it
+as Python objects to encode it again: each put's `data` stays the exact text the server sent
+(a `msgspec.Raw`, checked to be well-formed JSON), and the replica stores that text. Numbers
+are therefore kept as the server wrote them: an integer of any size, a float to the last
+digit. On a 1,000-record page, decoding and getting the texts takes about 1.2 ms, against
+about 5 ms to decode it with the standard library and 0.6 ms more to encode the data again.
+An answer msgspec refuses (it is stricter: a lone UTF-16 surrogate in a string, say) is
+decoded by the standard library instead, as before, and its data encoded by `record_json`.
 
-Answers are decoded by the standard library: orjson reads an integer beyond 64 bits as a
-float instead of refusing it, which would change a record's data without a trace.
+`record_json` encodes a decoded value. msgspec writes integers of any size exactly and
+string or integer keys as the standard library does; what it refuses, the standard library
+encodes. The stored text is only ever parsed back (by the standard library), never compared,
+so the two encoders' different spelling of some floats (1e16 vs 1e+16) does not matter.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
-import orjson
+import msgspec
 
 from sync.protocol import compact_json
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class _Change(TypedDict, total=False):
+    """A change of a pull page (docs/protocol.md §7); `data` is kept as its text."""
+
+    op: Any
+    entity: Any
+    id: Any
+    version: Any
+    hlc: Any
+    data: msgspec.Raw
+
+
+class _Page(TypedDict, total=False):
+    """A pull page: fields the protocol does not define are dropped (none is read)."""
+
+    protocol: Any
+    cursor: Any
+    more: Any
+    phase: Any
+    progress: Any
+    changes: list[_Change]
+
+
+_PAGE_DECODER = msgspec.json.Decoder(_Page)
+
+
+def decode_page(body: bytes) -> Any:
+    """A successful pull answer as dicts, each change's `data` as a `msgspec.Raw` of its
+    JSON text; what msgspec refuses (or an answer of another shape), as the standard library
+    decodes it. Raises ValueError for a body that is not JSON."""
+    try:
+        return _PAGE_DECODER.decode(body)
+    except msgspec.MsgspecError:
+        return json.loads(body)
+
+
+def change_data_text(change: Mapping[str, Any]) -> str | None:
+    """A pulled change's record data as the replica stores it: JSON text; None for a delete,
+    an eviction or a put without data."""
+    data = change.get("data") if change["op"] == "put" else None
+    if isinstance(data, msgspec.Raw):
+        text = str(data, "utf-8")
+        return None if text == "null" else text
+    return None if data is None else record_json(data)
 
 
 def record_json(data: Any) -> str:
     """Compact JSON of a record's data (decoded JSON: dicts, lists, strings, numbers)."""
     try:
-        return orjson.dumps(data).decode()
-    except TypeError:  # orjson.JSONEncodeError: a key that is not a string, a huge integer
+        return _ENCODER.encode(data).decode()
+    except (TypeError, ValueError):  # msgspec.EncodeError (a ValueError), an odd key type
         return compact_json(data)

@@ -18,7 +18,7 @@ from typing import Any
 
 from client_sdk import replica_sql as sql
 from client_sdk.errors import ReplicaTooNew
-from client_sdk.jsonio import record_json
+from client_sdk.jsonio import change_data_text, record_json
 from client_sdk.replica import ServerState, apply_pending, local_view
 from sync.policies import policy_for
 from sync.protocol import (
@@ -35,12 +35,6 @@ from sync.protocol import (
 
 def _server_row(r: RecordState) -> tuple:
     return (r.entity, r.record_id, r.version, r.hlc, None if r.deleted else record_json(r.data))
-
-
-def _data_text(change: Mapping[str, Any]) -> str | None:
-    """A pulled change's record data as stored: JSON, None for a delete or an eviction."""
-    data = change.get("data") if change["op"] == "put" else None
-    return None if data is None else record_json(data)
 
 
 def _now() -> str:
@@ -369,7 +363,7 @@ class LocalStore:
                         if (c["entity"], c["id"]) in edited)
         before = db.total_changes
         db.executemany(sql.STORE_PULLED, [(c["entity"], c["id"], c["version"], c.get("hlc"),
-                                        _data_text(c)) for c in plain])
+                                        change_data_text(c)) for c in plain])
         taken += db.total_changes - before
         db.execute("DELETE FROM record WHERE server_data IS NULL AND data IS NULL "
                    "AND pending = 0")
@@ -378,7 +372,7 @@ class LocalStore:
     def _apply_to_edited(self, db, c: Mapping[str, Any]) -> bool:
         """A pulled change to a record with pending mutations: its view is replayed."""
         if not self.set_server_state(db, c["entity"], c["id"], c["version"], c.get("hlc"),
-                                     _data_text(c)):
+                                     change_data_text(c)):
             return False
         self.refresh_view(db, c["entity"], c["id"])
         return True

@@ -8,6 +8,7 @@ apart; a request that still fails, an error answer or a rejected mutation is an 
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from bench.scenarios import data, seeding
 from bench.scenarios.measure import Recorder, TimedTransport
 from client_sdk.api import Api
 from client_sdk.errors import FieldsyncError, OfflineError
+from client_sdk.jsonio import change_data_text
 from sync.hlc import Clock
 from sync.protocol import Mutation, MutationResult, Op, Status
 
@@ -61,7 +63,7 @@ class SimDevice:
             for change in page["changes"]:
                 key = (change["entity"], change["id"])
                 if change["op"] == "put":
-                    self.records[key] = (change["version"], change["data"])
+                    self.records[key] = (change["version"], json.loads(change_data_text(change)))
                     self.clock.observe(change["hlc"])
                 else:
                     self.records.pop(key, None)
