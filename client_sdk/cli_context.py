@@ -18,7 +18,7 @@ from typing import Any
 import click
 import httpx
 
-from client_sdk.client import SyncClient
+from client_sdk.client import PULL_LIMIT, SyncClient
 from client_sdk.errors import (
     AuthError,
     FieldsyncError,
@@ -90,7 +90,7 @@ class CliContext:
     transport: httpx.BaseTransport | None = None
     timeout: float = 30.0
     retries: int = 3
-    pull_limit: int = 1000
+    pull_limit: int = PULL_LIMIT
     json: bool = False
     _client: SyncClient | None = field(default=None, repr=False)
 

@@ -22,6 +22,11 @@ from sync.ids import new_id
 from sync.policies import POLICIES
 from sync.protocol import Mutation, MutationResult, Op, Status
 
+# Records per pull page. A first sync of 20,000 records measured 15-20% faster in pages of
+# 2,000 than of 1,000 (fewer requests and local transactions: bench scenario 1); pages of
+# 5,000 were no faster and held more in memory.
+PULL_LIMIT = 2000
+
 Listener = Callable[[MutationResult], None]
 
 
@@ -52,7 +57,7 @@ class SyncClient:
     def __init__(self, path: str | Path, *, server_url: str | None = None,
                  transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, push_batch: int = 500,
-                 pull_limit: int = 1000, synchronous: str = "NORMAL"):
+                 pull_limit: int = PULL_LIMIT, synchronous: str = "NORMAL"):
         self.store = LocalStore(path, synchronous=synchronous)
         url = server_url or self.store.meta("server_url")
         self._api = Api(url or "http://localhost", transport=transport, timeout=timeout)

@@ -29,13 +29,13 @@ from bench.scenarios.measure import (
 )
 from bench.scenarios.servers import bench_server
 from client_sdk import SyncClient
+from client_sdk.client import PULL_LIMIT  # the SDK's default page size
 
 NAME = "initial_sync"
 TITLE = "1 initial sync"
 SIZES = (20_000, 100_000)
 QUICK_SIZES = (2_000,)
 TARGET_SIZE, TARGET_RATIO = 20_000, 2.0
-PULL_LIMIT = 1000  # the SDK's default page size
 REPEATS = 3  # fresh clients per size; the median sync by wall time is reported and judged
 
 
