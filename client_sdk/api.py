@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from client_sdk.errors import OfflineError, ServerError
-from client_sdk.jsonio import decode_page
+from client_sdk.jsonio import decode_page, loads
 from sync.protocol import PROTOCOL_VERSION, Mutation, MutationResult
 
 
@@ -29,7 +29,8 @@ class Api:
     def call(self, method: str, path: str, *, json: Any = None, token: str | None = None,
              encoded: str | None = None, decode: Callable[[bytes], Any] | None = None) -> Any:
         """One request with `json` (or `encoded`, the same already as JSON text); returns the
-        decoded JSON answer (None for 204), a successful one decoded by `decode` if given.
+        decoded JSON answer (None for 204); a successful one is decoded by `decode`
+        (client_sdk.jsonio.loads unless given), an error answer by the standard library.
 
         Raises OfflineError when the server cannot be reached and ServerError for an
         error answer.
@@ -47,7 +48,7 @@ class Api:
         if response.status_code == 204:
             return None
         try:
-            body = (decode(response.content) if decode and response.is_success
+            body = ((decode or loads)(response.content) if response.is_success
                     else response.json())
         except ValueError:
             body = None

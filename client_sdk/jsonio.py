@@ -1,5 +1,5 @@
-"""JSON on the SDK's hot path, through msgspec: pull pages decoded with each record's data
-kept as the server's own text, and server states encoded for the replica.
+"""JSON on the SDK's hot path, through msgspec: answers decoded (pull pages with each
+record's data kept as the server's own text), and server states encoded for the replica.
 
 A pulled record's data is only ever stored as JSON text, so `decode_page` does not build it
 as Python objects to encode it again: each put's `data` stays the exact text the server sent
@@ -52,6 +52,19 @@ class _Page(TypedDict, total=False):
 
 
 _PAGE_DECODER = msgspec.json.Decoder(_Page)
+_DECODER = msgspec.json.Decoder()
+
+
+def loads(body: bytes) -> Any:
+    """JSON as the standard library reads it, through msgspec: the same values (integers of
+    any size exactly, floats rounded alike: a property test holds the two equal), about
+    three times as fast. What msgspec refuses (a lone surrogate, a number too large for a
+    float, NaN) the standard library decodes. Raises ValueError for a body that is not JSON.
+    """
+    try:
+        return _DECODER.decode(body)
+    except msgspec.MsgspecError:
+        return json.loads(body)
 
 
 def decode_page(body: bytes) -> Any:
@@ -61,7 +74,7 @@ def decode_page(body: bytes) -> Any:
     try:
         return _PAGE_DECODER.decode(body)
     except msgspec.MsgspecError:
-        return json.loads(body)
+        return loads(body)
 
 
 def change_data_text(change: Mapping[str, Any]) -> str | None:

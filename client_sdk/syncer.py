@@ -79,13 +79,21 @@ class Syncer:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-push") as sender:
             batch = self.store.outbox_batch(self.push_batch)
             results = self._send(batch)() if batch else []
+            following = self._after(batch)
             while batch:
-                following = self.store.outbox_batch(self.push_batch, after=batch[-1][0])
                 answer = self._send(following, sender) if following else None
                 # Leaving the block on a failure waits for the request under way (its
                 # answer is dropped): the thread never outlives the sync.
                 self._record(batch, results, report, on_result)
-                batch, results = following, answer() if answer else []
+                # The batch after is read while the server works, so it goes out as soon
+                # as this answer is in. Outbox entries are only ever added, with higher ids,
+                # or removed with their stored results, so what is read stays as it is.
+                after = self._after(following)
+                batch, results, following = following, answer() if answer else [], after
+
+    def _after(self, batch: Batch) -> Batch:
+        """The outbox batch after `batch` (none after an empty one)."""
+        return self.store.outbox_batch(self.push_batch, after=batch[-1][0]) if batch else []
 
     def _send(self, batch: Batch, sender: ThreadPoolExecutor | None = None
               ) -> Callable[[], list[MutationResult]]:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from client_sdk.api import Api
-from client_sdk.jsonio import change_data_text, decode_page, record_json
+from client_sdk.jsonio import change_data_text, decode_page, loads, record_json
 
 scalars = (st.none() | st.booleans() | st.integers() | st.text()
            | st.floats(allow_nan=False, allow_infinity=False))
@@ -47,6 +47,49 @@ def test_a_pulled_record_is_stored_as_the_text_the_server_sent(data, ensure_asci
     sent = json.dumps(data, ensure_ascii=ensure_ascii, separators=(",", ":"))
     assert text == sent
     assert json.loads(text) == data
+
+
+# Numbers spelled every way JSON allows: what msgspec reads must be what the standard
+# library reads, float for float (to the bit, the sign of zero included), int for int.
+digits = st.text("0123456789", min_size=1, max_size=40)
+numbers = st.builds(lambda sign, whole, fraction, exponent: f"{sign}{whole}{fraction}{exponent}",
+                    st.sampled_from(["", "-"]),
+                    st.one_of(st.just("0"), st.builds(lambda d, r: d + r,
+                                                      st.sampled_from("123456789"), digits)),
+                    st.one_of(st.just(""), digits.map(lambda d: "." + d)),
+                    st.one_of(st.just(""), st.builds(lambda e, s, n: f"{e}{s}{n}",
+                                                     st.sampled_from("eE"),
+                                                     st.sampled_from(["", "+", "-"]),
+                                                     st.integers(0, 400))))
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a.hex() == b.hex()
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+@given(st.lists(numbers, min_size=1, max_size=8))
+def test_answers_decode_as_the_standard_library_decodes_them_number_for_number(spelled):
+    body = ("[" + ",".join(spelled) + "]").encode()
+    assert same(loads(body), json.loads(body))
+
+
+@given(values | st.floats(allow_nan=False, allow_infinity=False).map(lambda f: [f, -f]))
+def test_answers_decode_as_the_standard_library_decodes_them(value):
+    body = json.dumps(value, ensure_ascii=False).encode()
+    assert same(loads(body), json.loads(body))
+
+
+def test_what_msgspec_refuses_the_standard_library_decodes():
+    for body in (b"[1e400]", b'["\\ud800"]', b"[NaN]"):
+        with pytest.raises(msgspec.DecodeError):
+            msgspec.json.decode(body)
+        assert repr(loads(body)) == repr(json.loads(body))
 
 
 def test_the_rest_of_a_page_reads_as_the_standard_library_reads_it():

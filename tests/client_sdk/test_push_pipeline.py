@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -44,7 +45,8 @@ class Server:
     def __init__(self, journal: list[tuple[str, int]], delay: float = 0.02):
         self.journal, self.delay = journal, delay
         self.fail: Callable[[int, str], Exception | None] = lambda k, token: None
-        self.arrived = {k: threading.Event() for k in range(1, BATCHES + 1)}
+        self.arrived: defaultdict[int, threading.Event] = defaultdict(threading.Event)
+        self.hold: Callable[[int], None] = lambda k: None  # called before batch k's answer
         self.threads: list[tuple[int, str]] = []  # (batch, thread name) of each request
         self._lock = threading.Lock()
         self.in_flight = self.most_in_flight = 0
@@ -60,6 +62,7 @@ class Server:
         self.arrived[k].set()
         try:
             time.sleep(self.delay)
+            self.hold(k)
             if failure := self.fail(k, token):
                 raise failure
             self.journal.append(("answer", k))
@@ -257,6 +260,49 @@ def test_a_failure_storing_a_batch_waits_for_the_next_request_and_keeps_both_in_
     assert push_threads() == []
     assert outbox(store) == MUTATIONS
     assert store._lock.threads == {threading.current_thread().name}
+
+
+def test_the_batch_after_next_is_read_while_the_next_is_under_way(
+        store, server, journal, push, monkeypatch):
+    outbox_batch, read = store.outbox_batch, defaultdict(threading.Event)
+
+    def reading(limit: int, *, after: int = 0):
+        entries = outbox_batch(limit, after=after)
+        if entries:
+            journal.append(("read", batch_of(entries[0][0])))
+            read[batch_of(entries[0][0])].set()
+        return entries
+
+    monkeypatch.setattr(store, "outbox_batch", reading)
+    # batch k's answer waits (a while at most) for batch k+1 to be read: a loop that reads
+    # it only after the answer shows in the journal
+    server.hold = lambda k: read[k + 1].wait(timeout=0.5)
+    _, told = push()
+
+    at = {event: i for i, event in enumerate(journal)}
+    for k in range(2, BATCHES):
+        assert at["send", k] < at["read", k + 1] < at["answer", k]
+    assert told == MUTATIONS and outbox(store) == []
+
+
+def test_an_entry_added_while_a_batch_is_under_way_is_pushed_in_the_same_sync(
+        store, server, journal, push, monkeypatch):
+    record_results = store.record_results
+    added = MUTATIONS[-1] + 1
+
+    def recording(db_, results):
+        record_results(db_, results)
+        if batch_of(results[0].mutation_id) == 2:  # batch 3 is read and under way
+            store.enqueue(db_, Mutation(added, "visit", f"v{added}", Op.CREATE,
+                                        fields={"n": added}), None)
+            store.set_meta(db_, next_mutation_id=str(added + 1))
+
+    monkeypatch.setattr(store, "record_results", recording)
+    report, told = push()
+
+    assert told == [*MUTATIONS, added]
+    assert ("send", batch_of(added)) in journal
+    assert report.pushed == len(MUTATIONS) + 1 and outbox(store) == []
 
 
 # -- against the app: the next sync makes good a failure, from the server's receipts --------
