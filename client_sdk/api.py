@@ -75,8 +75,23 @@ class Api:
     def push_encoded(self, token: str, mutations: Sequence[str]) -> list[MutationResult]:
         """`push` for mutations already in their wire form as JSON text (as the outbox
         gives them), which spares decoding and encoding each of them again."""
-        body = self.call("POST", "/sync/push", token=token, encoded=(
+        return self.push_results(self.push_answer(token, mutations))
+
+    def push_answer(self, token: str, mutations: Sequence[str]) -> bytes:
+        """`push_encoded` up to its successful answer, not yet decoded (`push_results`):
+        raises as `call` does for an error answer or no answer."""
+        return self.call("POST", "/sync/push", token=token, decode=bytes, encoded=(
             f'{{"protocol":{PROTOCOL_VERSION},"mutations":[{",".join(mutations)}]}}'))
+
+    @staticmethod
+    def push_results(answer: bytes) -> list[MutationResult]:
+        """The results of a successful push answer; ServerError if it holds none."""
+        try:
+            body = loads(answer)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise ServerError(200, "http_error", answer[:200].decode(errors="replace"))
         return [MutationResult.from_wire(r) for r in body["results"]]
 
     def pull(self, token: str, cursor: str | None, limit: int) -> dict:

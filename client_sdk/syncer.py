@@ -78,34 +78,37 @@ class Syncer:
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-push") as sender:
             batch = self.store.outbox_batch(self.push_batch)
-            results = self._send(batch)() if batch else []
+            answer = self._send(batch)() if batch else b""
             following = self._after(batch)
             while batch:
-                answer = self._send(following, sender) if following else None
+                waiting = self._send(following, sender) if following else None
                 # Leaving the block on a failure waits for the request under way (its
                 # answer is dropped): the thread never outlives the sync.
-                self._record(batch, results, report, on_result)
+                self._record(batch, answer, report, on_result)
                 # The batch after is read while the server works, so it goes out as soon
                 # as this answer is in. Outbox entries are only ever added, with higher ids,
                 # or removed with their stored results, so what is read stays as it is.
                 after = self._after(following)
-                batch, results, following = following, answer() if answer else [], after
+                batch, answer, following = following, waiting() if waiting else b"", after
 
     def _after(self, batch: Batch) -> Batch:
         """The outbox batch after `batch` (none after an empty one)."""
         return self.store.outbox_batch(self.push_batch, after=batch[-1][0]) if batch else []
 
     def _send(self, batch: Batch, sender: ThreadPoolExecutor | None = None
-              ) -> Callable[[], list[MutationResult]]:
+              ) -> Callable[[], bytes]:
         """Make `batch` durable, start sending it in `sender`'s thread and return the wait
-        for its results (with retries and token refresh, on the waiting thread). Without a
-        sender, or a token, it is sent when waited for: the thread must not use the store,
-        so the token is read here, and a failure to get one is left to the wait to raise."""
+        for its successful answer (with retries and token refresh, on the waiting thread).
+        The answer is decoded when its results are stored, once the next batch is sent: a
+        successful answer means the batch is committed, which is all the next one waits
+        for. Without a sender, or a token, it is sent when waited for: the thread must not
+        use the store, so the token is read here, and a failure to get one is left to the
+        wait to raise."""
         self.store.make_outbox_durable(batch[-1][0])
         wire = [mutation for _, mutation in batch]
 
-        def request(token: str) -> list[MutationResult]:
-            return self.api.push_encoded(token, wire)
+        def request(token: str) -> bytes:
+            return self.api.push_answer(token, wire)
 
         token = self._token_now() if sender else None
         if token is None:
@@ -113,10 +116,11 @@ class Syncer:
         sent = sender.submit(request, token)
         return lambda: self._call(request, first=sent.result)
 
-    def _record(self, batch: Batch, results: list[MutationResult], report: SyncReport,
+    def _record(self, batch: Batch, answer: bytes, report: SyncReport,
                 on_result: Callable[[MutationResult], None]) -> None:
-        """Store a batch's results in one transaction, then count and tell them in order."""
-        by_id = {r.mutation_id: r for r in results}
+        """Store the results of a batch's answer in one transaction, then count and tell them
+        in order."""
+        by_id = {r.mutation_id: r for r in self.api.push_results(answer)}
         answered = [by_id[mutation_id] for mutation_id, _ in batch]
         with self.store.transaction() as db:
             self.store.record_results(db, answered)

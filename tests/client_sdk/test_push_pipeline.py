@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from client_sdk import RetryPolicy, SyncClient
+from client_sdk.api import Api
 from client_sdk.errors import NotLoggedIn, OfflineError, ServerError
 from client_sdk.store import LocalStore
 from client_sdk.syncer import Syncer, SyncReport
@@ -45,13 +46,16 @@ class Server:
     def __init__(self, journal: list[tuple[str, int]], delay: float = 0.02):
         self.journal, self.delay = journal, delay
         self.fail: Callable[[int, str], Exception | None] = lambda k, token: None
+        self.garbled: set[int] = set()  # batches answered with a body that is not JSON
         self.arrived: defaultdict[int, threading.Event] = defaultdict(threading.Event)
         self.hold: Callable[[int], None] = lambda k: None  # called before batch k's answer
         self.threads: list[tuple[int, str]] = []  # (batch, thread name) of each request
         self._lock = threading.Lock()
         self.in_flight = self.most_in_flight = 0
 
-    def push_encoded(self, token: str, wire: list[str]) -> list[MutationResult]:
+    push_results = staticmethod(Api.push_results)
+
+    def push_answer(self, token: str, wire: list[str]) -> bytes:
         ids = [json.loads(m)["mutation_id"] for m in wire]
         k = batch_of(ids[0])
         with self._lock:
@@ -66,7 +70,11 @@ class Server:
             if failure := self.fail(k, token):
                 raise failure
             self.journal.append(("answer", k))
-            return [MutationResult(i, Status.APPLIED, "visit", f"v{i}") for i in ids]
+            if k in self.garbled:
+                return b"<html>proxy error</html>"
+            return json.dumps({"results": [
+                MutationResult(i, Status.APPLIED, "visit", f"v{i}").to_wire() for i in ids
+            ]}).encode()
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -303,6 +311,20 @@ def test_an_entry_added_while_a_batch_is_under_way_is_pushed_in_the_same_sync(
     assert told == [*MUTATIONS, added]
     assert ("send", batch_of(added)) in journal
     assert report.pushed == len(MUTATIONS) + 1 and outbox(store) == []
+
+
+def test_a_successful_answer_that_cannot_be_read_keeps_its_batch_in_the_outbox(
+        store, server, journal, push):
+    # A 2xx answer means the batch was committed, so the next batch is already on its way
+    # when the answer turns out unreadable; both stay in the outbox, and the next sync gets
+    # their results from the server's receipts.
+    server.garbled = {1}
+    with pytest.raises(ServerError) as raised:
+        push()
+    assert raised.value.code == "http_error"
+    assert journal == [("send", 1), ("answer", 1), ("send", 2), ("answer", 2)]
+    assert outbox(store) == MUTATIONS
+    assert push_threads() == []
 
 
 # -- against the app: the next sync makes good a failure, from the server's receipts --------
