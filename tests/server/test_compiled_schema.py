@@ -9,15 +9,17 @@ wrong types, malformed text and unknown fields.
 
 from __future__ import annotations
 
+import json
 import uuid
 
+import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate
 
 from bench.scenarios import data as bench_data
-from server.api.sync import PUSH_SCHEMA, PushSchema
+from server.api.sync import FAST_PUSH, PUSH_SCHEMA, PushSchema
 from server.compiled_schema import CompiledSchema
 from server.domain.entities import SPECS
 from server.domain.wire_fields import UTCDateTime, UUIDString
@@ -225,6 +227,81 @@ def test_the_push_envelope_loads_as_marshmallow_loads_it(body):
         assert raised.value.messages == expected.messages
     else:
         assert PUSH_SCHEMA.load(body) == expected
+
+
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                        st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=4))
+
+
+def near(limit: int) -> st.SearchStrategy:
+    """Text empty, short, or one character either side of `limit`."""
+    return st.one_of(st.text(max_size=2), st.text(min_size=limit - 1, max_size=limit + 1))
+
+
+NEAR_LIMITS = st.fixed_dictionaries(
+    {"mutation_id": st.one_of(st.integers(-1, 2), st.integers(2**63 - 2, 2**64 + 1)),
+     "entity": near(40), "id": near(36),
+     "op": st.sampled_from(["create", "update", "delete", "Create", ""])},
+    optional={"base_version": st.one_of(st.none(), st.integers(-2, 2), st.just(2**64)),
+              "fields": st.dictionaries(st.text(max_size=3), JSON_VALUES, max_size=3),
+              "base": st.dictionaries(st.text(max_size=3), JSON_VALUES, max_size=3),
+              "hlc": st.one_of(st.none(), near(64))},
+)
+
+
+@settings(CHECKS, max_examples=600)
+@given(body=st.one_of(ENVELOPE, ANYTHING,
+                      st.fixed_dictionaries({"protocol": st.just(1),
+                                             "mutations": st.lists(NEAR_LIMITS, min_size=1,
+                                                                   max_size=2)})))
+def test_a_push_body_msgspec_takes_marshmallow_takes_alike(body):
+    """The push view reads a body with FAST_PUSH and hands what it refuses to PushSchema:
+    what FAST_PUSH takes, PushSchema must take too, value for value."""
+    try:
+        text = json.dumps(body, allow_nan=False).encode()
+    except (TypeError, ValueError):
+        assume(False)
+    try:
+        fast = FAST_PUSH.decode(text)
+    except msgspec.MsgspecError:
+        return  # PushSchema reads it, and gives the error (the test above)
+    expected = PushSchema().load(json.loads(text))
+    assert fast.protocol == expected["protocol"]
+    assert [(m.mutation_id, m.entity, m.id, m.op, m.base_version, m.fields, m.base, m.hlc)
+            for m in fast.mutations] == [
+        (m["mutation_id"], m["entity"], m["id"], m["op"], m["base_version"], m["fields_"],
+         m["base"], m["hlc"]) for m in expected["mutations"]]
+    for fast_m, m in zip(fast.mutations, expected["mutations"], strict=True):
+        assert type(fast_m.op) is type(m["op"])
+
+
+VALID = {"mutation_id": 1, "entity": "account", "id": "a" * 36, "op": "update",
+         "base_version": 1, "fields": {"name": "B"}, "base": {}, "hlc": "h" * 64}
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"entity": "e" * 40}, {"entity": "e" * 41}, {"entity": ""}, {"id": "i" * 37},
+    {"id": ""}, {"hlc": "h" * 65}, {"hlc": None}, {"mutation_id": 0}, {"mutation_id": 2**64},
+    {"mutation_id": True}, {"mutation_id": 1.0}, {"base_version": None}, {"base_version": 1.5},
+    {"base_version": -3}, {"op": "put"}, {"fields": None}, {"fields": []}, {"base": None},
+    {"extra": 1}, {"hlc": 5},
+])
+def test_msgspec_and_marshmallow_take_and_refuse_the_same_push_bodies(change):
+    body = {"protocol": 1, "mutations": [{**VALID, **change}]}
+    try:
+        expected = PushSchema().load(body)
+    except ValidationError:
+        expected = None
+    try:
+        fast = FAST_PUSH.decode(json.dumps(body).encode())
+    except msgspec.ValidationError:
+        fast = None
+    assert (fast is None) == (expected is None)
+    if fast is not None:
+        m, e = fast.mutations[0], expected["mutations"][0]
+        assert (m.mutation_id, m.entity, m.id, m.op, m.base_version, m.fields, m.base,
+                m.hlc) == (e["mutation_id"], e["entity"], e["id"], e["op"],
+                           e["base_version"], e["fields_"], e["base"], e["hlc"])
 
 
 def test_the_push_envelope_of_a_valid_batch_takes_the_fast_path():

@@ -66,6 +66,31 @@ def test_a_push_with_an_unknown_op_is_refused_whole(app, client, world):
     assert change_count(app) == before
 
 
+class Refusing:
+    """Stands in for PUSH_SCHEMA: a body that reaches it fails the test."""
+
+    def load(self, data):
+        raise AssertionError("a valid push body went through marshmallow")
+
+
+def test_a_valid_push_body_is_read_without_marshmallow(app, client, world, monkeypatch):
+    monkeypatch.setattr("server.api.sync.PUSH_SCHEMA", Refusing())
+    rep = Device(client, world.user("rep_n"))
+    [result] = rep.push(rename(world))
+    assert result["status"] == "applied"
+
+
+def test_a_push_body_msgspec_refuses_gets_marshmallows_error(app, client, world):
+    rep = Device(client, world.user("rep_n"))
+    before = change_count(app)
+    response = rep.post("/api/v1/sync/push", {"protocol": PROTOCOL_VERSION, "mutations": [
+        {**rename(world, 1), "entity": "e" * 41, "extra": True}]})
+    error = assert_error(response, 422, "validation_failed")
+    assert error["fields"] == {"mutations": {"0": {"entity": ["Length must be between 1 and 40."],
+                                                   "extra": ["Unknown field."]}}}
+    assert change_count(app) == before
+
+
 def test_non_increasing_mutation_ids_are_refused_whole(app, client, world):
     rep = Device(client, world.user("rep_n"))
     before = change_count(app)
