@@ -83,10 +83,11 @@ class Applier:
     def _stamp(self, text: str | None) -> str:
         if text is None:
             return self.clock.now()
-        if not hlc_mod.is_valid(text):
+        try:  # observe parses the timestamp: one parse, not a check and then a parse
+            return self.clock.observe(text, max_drift_ms=MAX_DRIFT_MS)
+        except hlc_mod.NOT_A_TIMESTAMP:
             raise reject("validation_failed", "hlc is not a hybrid logical clock timestamp",
-                         hlc=["not an HLC timestamp"])
-        return self.clock.observe(text, max_drift_ms=MAX_DRIFT_MS)
+                         hlc=["not an HLC timestamp"]) from None
 
     # -- create ------------------------------------------------------------------------
 

@@ -36,10 +36,14 @@ class Timestamp:
         return cls(int(wall), int(counter, 16), node)
 
 
+# What Timestamp.parse raises for text that is not a timestamp (or not text at all).
+NOT_A_TIMESTAMP = (ValueError, AttributeError, TypeError)
+
+
 def is_valid(text: object) -> bool:
     try:
         Timestamp.parse(text)  # type: ignore[arg-type]
-    except (ValueError, AttributeError, TypeError):
+    except NOT_A_TIMESTAMP:
         return False
     return True
 

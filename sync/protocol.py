@@ -187,7 +187,7 @@ class MutationResult:
         record = (f'{{"entity":{json_string(r.entity)},"id":{json_string(r.record_id)},'
                   f'"version":{int(r.version)},"hlc":{json_string(r.hlc)},'
                   f'"deleted":{"true" if r.deleted else "false"},"data":{data_json}}}')
-        conflicts = compact_json([c.to_wire() for c in self.conflicts])
+        conflicts = compact_json([c.to_wire() for c in self.conflicts]) if self.conflicts else "[]"
         error = compact_json(self.error.to_wire()) if self.error else "null"
         return (f'{{"mutation_id":{int(self.mutation_id)},"status":{json_string(str(self.status))},'
                 f'"entity":{json_string(self.entity)},"id":{json_string(self.record_id)},'

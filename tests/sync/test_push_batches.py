@@ -415,3 +415,19 @@ def test_a_child_of_a_work_order_the_technician_never_had_is_refused(h):
         "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": 30})])
     assert result.status is Status.REJECTED
     assert result.error.code == "missing_reference"
+
+
+@pytest.mark.parametrize("hlc", ["garbage", "000000000001-0000-n", "0000000000001-zzzz-n",
+                                 "0000000000001-0000-", 42])
+def test_a_mutation_whose_hlc_is_not_a_timestamp_is_rejected_alone(h, hlc):
+    ids = h.w.ids
+    before = h.record("account", ids["acc_n1"])
+    bad = update(1, "account", ids["acc_n1"], 1, {"name": "Bad clock"}, hlc=hlc)
+    good = update(2, "account", ids["acc_n2"], 1, {"name": "Good clock"},
+                  hlc="1700000000000-0000-dev")
+    rejected, applied = h.push("rep_n", [bad, good])
+    assert rejected.status is Status.REJECTED
+    assert (rejected.error.code, rejected.error.fields) == (
+        "validation_failed", {"hlc": ["not an HLC timestamp"]})
+    assert applied.status is Status.APPLIED
+    assert h.record("account", ids["acc_n1"]).version == before.version
