@@ -7,6 +7,7 @@ and write rules) and hands a `Registry` of them to push, pull and the server-sid
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -105,7 +106,7 @@ class EntitySpec:
     check: Checker | None = None
     policy: EntityPolicy | None = None
 
-    @property
+    @functools.cached_property  # read for every mutation; specs and policies are fixed
     def merge_policy(self) -> EntityPolicy:
         return self.policy or policy_for(self.name)
 

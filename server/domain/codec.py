@@ -50,8 +50,9 @@ class SchemaCodec:
         return dumped if partial else {**self._blank, **dumped}
 
     def to_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        row = {}
-        for name, value in values.items():
-            convert = self._convert.get(name)
-            row[name] = convert(value) if convert is not None and value is not None else value
+        row = dict(values)  # most columns take the wire value as it is: convert the others
+        for name, convert in self._convert.items():
+            value = row.get(name)
+            if value is not None:
+                row[name] = convert(value)
         return row
