@@ -27,10 +27,14 @@ class Api:
         self._http.close()
 
     def call(self, method: str, path: str, *, json: Any = None, token: str | None = None,
-             encoded: str | None = None, decode: Callable[[bytes], Any] | None = None) -> Any:
+             encoded: str | None = None, decode: Callable[[bytes], Any] | None = None,
+             sent: Callable[[], None] | None = None) -> Any:
         """One request with `json` (or `encoded`, the same already as JSON text); returns the
         decoded JSON answer (None for 204); a successful one is decoded by `decode`
         (client_sdk.jsonio.loads unless given), an error answer by the standard library.
+        `sent`, when given, is called once the request's body is written out, while the
+        answer is awaited (httpcore's trace tells; a transport that does not trace, as the
+        tests' in-process ones, never calls it).
 
         Raises OfflineError when the server cannot be reached and ServerError for an
         error answer.
@@ -42,7 +46,7 @@ class Api:
             content = encoded.encode()
         try:
             response = self._http.request(method, path, json=json, content=content,
-                                          headers=headers)
+                                          headers=headers, extensions=_tracing(sent))
         except httpx.TransportError as exc:
             raise OfflineError(f"cannot reach the server: {exc}") from exc
         if response.status_code == 204:
@@ -77,10 +81,11 @@ class Api:
         gives them), which spares decoding and encoding each of them again."""
         return self.push_results(self.push_answer(token, mutations))
 
-    def push_answer(self, token: str, mutations: Sequence[str]) -> bytes:
+    def push_answer(self, token: str, mutations: Sequence[str], *,
+                    sent: Callable[[], None] | None = None) -> bytes:
         """`push_encoded` up to its successful answer, not yet decoded (`push_results`):
-        raises as `call` does for an error answer or no answer."""
-        return self.call("POST", "/sync/push", token=token, decode=bytes, encoded=(
+        raises as `call` does for an error answer or no answer; `sent` as for `call`."""
+        return self.call("POST", "/sync/push", token=token, decode=bytes, sent=sent, encoded=(
             f'{{"protocol":{PROTOCOL_VERSION},"mutations":[{",".join(mutations)}]}}'))
 
     @staticmethod
@@ -99,3 +104,18 @@ class Api:
         client_sdk.jsonio.decode_page), read with `change_data_text`."""
         return self.call("POST", "/sync/pull", token=token, json={
             "protocol": PROTOCOL_VERSION, "cursor": cursor, "limit": limit}, decode=decode_page)
+
+
+# httpcore's trace event once a request's body is written out (http11.*, http2.*)
+_BODY_SENT = "send_request_body.complete"
+
+
+def _tracing(sent: Callable[[], None] | None) -> dict[str, Any] | None:
+    """httpx request extensions calling `sent` once the body is written out."""
+    if sent is None:
+        return None
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith(_BODY_SENT):
+            sent()
+    return {"trace": trace}

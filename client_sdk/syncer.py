@@ -8,6 +8,7 @@ the last request, which the protocol makes harmless.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -106,14 +107,22 @@ class Syncer:
         wait to raise."""
         self.store.make_outbox_durable(batch[-1][0])
         wire = [mutation for _, mutation in batch]
+        written = threading.Event()
 
         def request(token: str) -> bytes:
-            return self.api.push_answer(token, wire)
+            try:
+                return self.api.push_answer(token, wire, sent=written.set)
+            finally:
+                written.set()
 
         token = self._token_now() if sender else None
         if token is None:
             return lambda: self._call(request)
         sent = sender.submit(request, token)
+        # Storing the batch before is Python work that holds the GIL; the thread writing
+        # this request would get it back only every switch interval (5 ms) between its
+        # writes. So the store waits until the request is written out (or over).
+        written.wait()
         return lambda: self._call(request, first=sent.result)
 
     def _record(self, batch: Batch, answer: bytes, report: SyncReport,

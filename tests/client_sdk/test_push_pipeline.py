@@ -5,11 +5,13 @@ behind: a failure anywhere is made good by the next sync, from the server's rece
 
 from __future__ import annotations
 
+import http.server
 import json
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -47,6 +49,8 @@ class Server:
         self.journal, self.delay = journal, delay
         self.fail: Callable[[int, str], Exception | None] = lambda k, token: None
         self.garbled: set[int] = set()  # batches answered with a body that is not JSON
+        self.untraced: set[int] = set()  # batches whose writing out is not told (`sent`)
+        self.writing = 0.0  # seconds to write a request's body out
         self.arrived: defaultdict[int, threading.Event] = defaultdict(threading.Event)
         self.hold: Callable[[int], None] = lambda k: None  # called before batch k's answer
         self.threads: list[tuple[int, str]] = []  # (batch, thread name) of each request
@@ -55,7 +59,8 @@ class Server:
 
     push_results = staticmethod(Api.push_results)
 
-    def push_answer(self, token: str, wire: list[str]) -> bytes:
+    def push_answer(self, token: str, wire: list[str], *,
+                    sent: Callable[[], None] | None = None) -> bytes:
         ids = [json.loads(m)["mutation_id"] for m in wire]
         k = batch_of(ids[0])
         with self._lock:
@@ -64,6 +69,11 @@ class Server:
         self.threads.append((k, threading.current_thread().name))
         self.journal.append(("send", k))
         self.arrived[k].set()
+        if self.writing:
+            time.sleep(self.writing)  # a large body on a slow link
+            self.journal.append(("written", k))
+        if sent is not None and k not in self.untraced:
+            sent()  # the body is written out: the answer is awaited
         try:
             time.sleep(self.delay)
             self.hold(k)
@@ -313,6 +323,27 @@ def test_an_entry_added_while_a_batch_is_under_way_is_pushed_in_the_same_sync(
     assert report.pushed == len(MUTATIONS) + 1 and outbox(store) == []
 
 
+def test_a_batch_is_stored_once_the_next_request_is_written_out(store, server, journal, push):
+    # Storing holds the GIL; the thread writing the next request would wait for it between
+    # writes. So the store waits until the request is out, then works while the server does.
+    server.writing, server.delay = 0.05, 0.2
+    _, told = push()
+    at = {event: i for i, event in enumerate(journal)}
+    for k in range(1, BATCHES):
+        assert at["send", k + 1] < at["written", k + 1] < at["record", k] < at["answer", k + 1]
+    assert told == MUTATIONS
+
+
+def test_with_a_transport_that_does_not_tell_the_store_waits_for_the_answer(
+        store, server, journal, push):
+    server.untraced, server.delay = {2}, 0.2
+    _, told = push()
+    at = {event: i for i, event in enumerate(journal)}
+    assert at["answer", 2] < at["record", 1]
+    assert at["send", 3] < at["record", 2] < at["answer", 3]
+    assert told == MUTATIONS and outbox(store) == []
+
+
 def test_a_successful_answer_that_cannot_be_read_keeps_its_batch_in_the_outbox(
         store, server, journal, push):
     # A 2xx answer means the batch was committed, so the next batch is already on its way
@@ -391,3 +422,46 @@ def test_after_a_failure_storing_a_batch_with_the_next_one_applied_the_next_sync
     assert report.pushed == report.applied == 5 and rep.pending() == []
     assert logged(app, visits) == sorted(visits)
     rep.close()
+
+
+# -- over a real socket: httpcore tells when the body is written out ------------------------
+
+class HeldAnswers(http.server.BaseHTTPRequestHandler):
+    """Reads a request's body, then answers only once `release` is set."""
+
+    release = threading.Event()
+    bodies: list[int] = []
+
+    def do_POST(self):
+        self.bodies.append(len(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.release.wait(timeout=5)
+        answer = json.dumps({"results": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_push_over_the_network_tells_when_its_body_is_written_out():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldAnswers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = Api(f"http://127.0.0.1:{server.server_address[1]}")
+    written = threading.Event()
+    wire = [json.dumps({"mutation_id": n, "pad": "x" * 1000}) for n in range(1, 501)]
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            answer = pool.submit(api.push_answer, "token", wire, sent=written.set)
+            # told while the server still holds the answer back: the body is out
+            assert written.wait(timeout=5)
+            assert not answer.done()
+            HeldAnswers.release.set()
+            assert Api.push_results(answer.result(timeout=5)) == []
+        assert HeldAnswers.bodies == [len(",".join(wire)) + len('{"protocol":1,"mutations":[]}')]
+    finally:
+        api.close()
+        server.shutdown()
+        server.server_close()
