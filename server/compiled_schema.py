@@ -41,10 +41,11 @@ class _Field:
     required: bool
     default: Any  # load_default: a value, a callable, or marshmallow.missing
     shown: bool  # dumped (not load_only)
+    dump_loaded: Convert | None = None  # see FastField
 
     def canonical(self) -> Convert:
         """load then dump in one step."""
-        load, dump = self.load, self.dump
+        load, dump = self.load, self.dump_loaded or self.dump
         if dump is None:
             return load
 
@@ -157,7 +158,7 @@ def _compile_entry(name: str, field: fields.Field, *, shown: bool) -> _Field:
         raise NotCompilable("attribute")
     fast = compile_field(field)
     return _Field(name, field.data_key or name, fast.load, fast.dump, field.required,
-                  field.load_default, shown)
+                  field.load_default, shown, fast.dump_loaded)
 
 
 def compile_field(field: fields.Field) -> FastField:
@@ -169,7 +170,7 @@ def compile_field(field: fields.Field) -> FastField:
     if fast.checked:
         return fast
     return FastField(_with_checks(fast.load, field.allow_none, tuple(field.validators)),
-                     fast.dump)
+                     fast.dump, dump_loaded=fast.dump_loaded)
 
 
 def _with_checks(convert: Convert, allow_none: bool, validators: tuple) -> Convert:

@@ -40,6 +40,9 @@ class FastField:
     load: Convert
     dump: Convert | None = None  # None: the loaded value is already its dumped form
     checked: bool = False  # load already handles None and runs the field's validators
+    # `dump` of a value this field's own `load` made, when that takes less (load then dump
+    # in canonical); None: `dump`
+    dump_loaded: Convert | None = None
 
 
 BUILDERS: dict[type[fields.Field], Callable[[Any], FastField]] = {}
@@ -132,7 +135,14 @@ def _decimal(field: fields.Decimal) -> FastField:
     def dump(value):
         # marshmallow formats through str() again; a default may still be a string
         return format(number(str(value)), "f")
-    return FastField(load, dump if field.as_string else None)
+
+    def dump_loaded(num: decimal.Decimal) -> str:
+        # `load` made it: finite and quantized already, and str() then Decimal() gives
+        # back the very same Decimal, which quantizing again leaves as it is
+        return format(num, "f")
+    if not field.as_string:
+        return FastField(load)
+    return FastField(load, dump, dump_loaded=dump_loaded)
 
 
 @builder(fields.Enum)
