@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sync.errors import InvalidRequest
+from sync.apply import _valid_uuid
+from sync.errors import InvalidRequest, MutationRejected
 from sync.protocol import MAX_PUSH_MUTATIONS, Op, Status
 from sync.retention import purge_receipts
 from sync.sqltypes import utcnow
@@ -431,3 +435,26 @@ def test_a_mutation_whose_hlc_is_not_a_timestamp_is_rejected_alone(h, hlc):
         "validation_failed", {"hlc": ["not an HLC timestamp"]})
     assert applied.status is Status.APPLIED
     assert h.record("account", ids["acc_n1"]).version == before.version
+
+
+uuid_forms = st.uuids().flatmap(lambda u: st.sampled_from([
+    str(u), str(u).upper(), u.hex, "{" + str(u) + "}", "urn:uuid:" + str(u), str(u)[:-1],
+    str(u) + "0", str(u).replace("-", "", 1), " " + str(u), "g" + str(u)[1:],
+    str(u)[:-1] + "g"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(uuid_forms, st.text(max_size=36)))
+def test_an_id_is_taken_exactly_when_uuid_takes_it(text):
+    try:
+        uuid.UUID(text)
+        expected = True
+    except ValueError:
+        expected = False
+    try:
+        _valid_uuid(text)
+        taken = True
+    except MutationRejected as exc:
+        assert exc.code == "validation_failed"
+        taken = False
+    assert taken == expected
