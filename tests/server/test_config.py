@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from server import create_app
+from server import YOUNG_COLLECTION_THRESHOLD, create_app
 from server.config import DEFAULT_SECRET, ConfigError
 
 SQLITE = {"SQLALCHEMY_DATABASE_URI": "sqlite://"}
@@ -42,10 +42,14 @@ def test_a_non_integer_setting_is_a_clear_configuration_error():
 def test_production_leaves_the_objects_built_at_start_up_out_of_garbage_collection(
         tmp_path):
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     try:
         create_app(SQLITE, env={"FIELDSYNC_ENV": "development"}, instance_path=str(tmp_path))
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
         create_app(SQLITE, env={"FIELDSYNC_ENV": "production", "SECRET_KEY": "s" * 48})
         assert gc.get_freeze_count() > 10_000  # modules, the app, table metadata
+        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
