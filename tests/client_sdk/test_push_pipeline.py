@@ -42,8 +42,9 @@ def push_threads() -> list[threading.Thread]:
 
 class Server:
     """A fake Api: applies every mutation, after `delay` seconds, and notes in `journal`
-    when each batch's request arrives ("send", k) and its answer leaves ("answer", k).
-    `fail(k, token)` may give an exception to raise for batch k instead."""
+    when each batch's request arrives ("send", k), is written out ("written", k, only when
+    `writing` takes time) and its answer leaves ("answer", k). `fail(k, token)` may give an
+    exception to raise for batch k instead."""
 
     def __init__(self, journal: list[tuple[str, int]], delay: float = 0.02):
         self.journal, self.delay = journal, delay
@@ -447,6 +448,7 @@ class HeldAnswers(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_push_over_the_network_tells_when_its_body_is_written_out():
+    HeldAnswers.release, HeldAnswers.bodies = threading.Event(), []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldAnswers)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     api = Api(f"http://127.0.0.1:{server.server_address[1]}")
