@@ -8,12 +8,8 @@ are therefore kept as the server wrote them: an integer of any size, a float to 
 digit. On a 1,000-record page, decoding and getting the texts takes about 1.2 ms, against
 about 5 ms to decode it with the standard library and 0.6 ms more to encode the data again.
 An answer msgspec refuses (it is stricter: a lone UTF-16 surrogate in a string, say) is
-decoded by the standard library instead, as before, and its data encoded by `record_json`.
-
-`record_json` encodes a decoded value. msgspec writes integers of any size exactly and
-string or integer keys as the standard library does; what it refuses, the standard library
-encodes. The stored text is only ever parsed back (by the standard library), never compared,
-so the two encoders' different spelling of some floats (1e16 vs 1e+16) does not matter.
+decoded by the standard library instead, as before, and its data encoded by
+`sync.protocol.record_json`, as a pushed record's server state is.
 """
 
 from __future__ import annotations
@@ -24,9 +20,7 @@ from typing import Any, TypedDict
 
 import msgspec
 
-from sync.protocol import compact_json
-
-_ENCODER = msgspec.json.Encoder()
+from sync.protocol import record_json
 
 
 class _Change(TypedDict, total=False):
@@ -86,10 +80,3 @@ def change_data_text(change: Mapping[str, Any]) -> str | None:
         return None if text == "null" else text
     return None if data is None else record_json(data)
 
-
-def record_json(data: Any) -> str:
-    """Compact JSON of a record's data (decoded JSON: dicts, lists, strings, numbers)."""
-    try:
-        return _ENCODER.encode(data).decode()
-    except (TypeError, ValueError):  # msgspec.EncodeError (a ValueError), an odd key type
-        return compact_json(data)

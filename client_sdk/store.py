@@ -18,7 +18,7 @@ from typing import Any
 
 from client_sdk import replica_sql as sql
 from client_sdk.errors import ReplicaTooNew
-from client_sdk.jsonio import change_data_text, record_json
+from client_sdk.jsonio import change_data_text
 from client_sdk.replica import ServerState, apply_pending, local_view
 from sync.policies import policy_for
 from sync.protocol import (
@@ -30,6 +30,7 @@ from sync.protocol import (
     RecordState,
     Status,
     compact_json,
+    record_json,
 )
 
 

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from client_sdk.api import Api
-from client_sdk.jsonio import change_data_text, decode_page, loads, record_json
+from client_sdk.jsonio import change_data_text, decode_page, loads
+from sync.protocol import record_json
 
 scalars = (st.none() | st.booleans() | st.integers() | st.text()
            | st.floats(allow_nan=False, allow_infinity=False))
