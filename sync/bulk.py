@@ -13,7 +13,7 @@ SQLAlchemy's exceptions (IntegrityError, DataError).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -86,7 +86,7 @@ def values_list(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
             tuple(v for row in values for v in row))
 
 
-def insert_cte(conn: sa.Connection, name: str, table: sa.Table,
+def _insert_cte(conn: sa.Connection, name: str, table: sa.Table,
                rows: Sequence[Mapping[str, Any]], *, select: Mapping[str, str] | None = None,
                joined: str = "") -> tuple[str, tuple]:
     """PostgreSQL: an INSERT of `rows` into `table` as a data-modifying CTE named `name`
@@ -101,6 +101,21 @@ def insert_cte(conn: sa.Connection, name: str, table: sa.Table,
     picked = ", ".join((select or {}).get(c) or f"v.{quote(c)}" for c in columns)
     return (f"{name} AS (INSERT INTO {quote(table.name)} ({names}) SELECT {picked} "
             f"FROM (VALUES {values_sql}) AS v ({names}){joined})", values)
+
+
+def insert_ctes(conn: sa.Connection,
+                writes: Iterable[tuple[str, sa.Table, Sequence[Mapping[str, Any]]]], *,
+                select: Mapping[str, str] | None = None, joined: str = ""
+                ) -> tuple[list[str], tuple]:
+    """`_insert_cte` for each (name, table, rows) of `writes` that has rows: the CTEs and all
+    their parameters, in order."""
+    ctes, parameters = [], ()
+    for name, table, rows in writes:
+        if rows:
+            cte, values = _insert_cte(conn, name, table, rows, select=select, joined=joined)
+            ctes.append(cte)
+            parameters += values
+    return ctes, parameters
 
 
 def _compiled(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]

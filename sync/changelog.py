@@ -17,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from sync.bulk import MAX_PARAMETERS, insert_cte, insert_rows, takes_values_lists
+from sync.bulk import MAX_PARAMETERS, insert_ctes, insert_rows, takes_values_lists
 from sync.records import ChangeEntry
 from sync.store import SyncTables
 
@@ -102,18 +102,14 @@ def _append_in_one_statement(conn: sa.Connection, tables: SyncTables,
     held, so the head it reads is the latest."""
     offsets = range(1, len(entries) + 1)
     quote = conn.dialect.identifier_preparer.quote
-    parts = [f"head AS ({_HEAD_SQL})".format(change=quote(tables.change.name),
-                                              meta=quote(tables.meta.name))]
-    parameters: tuple = (HORIZON,)
-    for name, table, rows in (("changes", tables.change, _change_rows(entries, offsets)),
-                              ("keys", tables.change_key, _key_rows(entries, offsets))):
-        if rows:
-            cte, values = insert_cte(conn, name, table, rows,
-                                     select={"seq": "v.seq + head.top"}, joined=" CROSS JOIN head")
-            parts.append(cte)
-            parameters += values
-    top = conn.exec_driver_sql(f"WITH {', '.join(parts)} SELECT top FROM head",
-                               parameters).scalar_one()
+    inserts, values = insert_ctes(
+        conn, [("changes", tables.change, _change_rows(entries, offsets)),
+               ("keys", tables.change_key, _key_rows(entries, offsets))],
+        select={"seq": "v.seq + head.top"}, joined=" CROSS JOIN head")
+    head_cte = f"head AS ({_HEAD_SQL})".format(change=quote(tables.change.name),
+                                               meta=quote(tables.meta.name))
+    top = conn.exec_driver_sql(f"WITH {', '.join([head_cte, *inserts])} SELECT top FROM head",
+                               (HORIZON, *values)).scalar_one()
     return list(range(top + 1, top + 1 + len(entries)))
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from sync import changelog
 from sync.apply import Applier, Outcome, Postpone
-from sync.bulk import EncodedJSON, insert_cte, insert_rows, takes_values_lists, values_list
+from sync.bulk import EncodedJSON, insert_ctes, insert_rows, takes_values_lists, values_list
 from sync.entities import Actor, Registry
 from sync.errors import InvalidRequest, MutationRejected
 from sync.hlc import Clock
@@ -212,11 +212,11 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
             })
     position = {"device_id": actor.device_id, "last_mutation_id": fresh[-1].mutation_id,
                 "last_push_at": now}
-    writes = [(tables.receipt, receipts), (tables.rejection, rejections)]
+    writes = [("w0", tables.receipt, receipts), ("w1", tables.rejection, rejections)]
     if takes_values_lists(conn.dialect):
         _write_receipts_and_position(conn, tables, writes, position)
     else:
-        for table, rows in writes:
+        for _, table, rows in writes:
             insert_rows(conn, table, rows)
         d = tables.device
         conn.execute(d.update().where(d.c.device_id == actor.device_id).values(
@@ -228,12 +228,7 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
 def _write_receipts_and_position(conn, tables: SyncTables, writes, position: dict) -> None:
     """PostgreSQL: the receipts and rejections and the device's new position in one
     statement (data-modifying CTEs): one round trip where there were two or three."""
-    clauses, parameters = [], ()
-    for table, rows in writes:
-        if rows:
-            cte, values = insert_cte(conn, f"w{len(clauses)}", table, rows)
-            clauses.append(cte)
-            parameters += values
+    clauses, parameters = insert_ctes(conn, writes)
     quote = conn.dialect.identifier_preparer.quote
     device = quote(tables.device.name)
     columns, values_sql, values = values_list(conn, tables.device, [position])
