@@ -35,6 +35,7 @@ from bench.scenarios.measure import (
     CpuMeter,
     Exchange,
     Recorder,
+    median_run,
     only,
     peak_rss_mib,
     percentile,
@@ -226,8 +227,7 @@ def _verify(url: str, devices: list[SimDevice]) -> tuple[int, int]:
 
 
 def _rows(ctx, count: int, runs: list[Run]) -> list[Row]:
-    ordered = sorted(runs, key=lambda r: r.p95)
-    judged = ordered[len(ordered) // 2]
+    judged = median_run(runs, lambda r: r.p95)
     latency = [e.seconds * 1000 for e in judged.calls]
     p50, p95, p99 = (percentile(latency, p) for p in (50, 95, 99))
     size = f"{count} devices"

@@ -23,6 +23,7 @@ from bench.scenarios.measure import (
     Recorder,
     TimedTransport,
     median,
+    median_run,
     only,
     peak_rss_mib,
     reset_own_peak,
@@ -96,7 +97,7 @@ def _sync(ctx, server, rep, folder, size: int, number: int) -> Run:
 
 
 def _rows(ctx, size: int, runs: list[Run], seed_seconds: float, server_mib) -> list[Row]:
-    run = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+    run = median_run(runs, lambda r: r.seconds)
     server_ms = [p.server_ms for p in run.requests if p.server_ms is not None]
     http_seconds = sum(p.seconds for p in run.requests)
     ratio = ctx.floor.ratio(size, run.seconds)

@@ -11,8 +11,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 SERVER_TIMING = "server-timing"
 MIB = 1024 * 1024
@@ -101,6 +104,12 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def median_run(runs: Sequence[T], key: Callable[[T], float]) -> T:
+    """The run whose `key` is the median (of an even number, the upper middle one): the run
+    a repeated scenario reports and judges."""
+    return sorted(runs, key=key)[len(runs) // 2]
 
 
 def median(values: Sequence[float]) -> float:
