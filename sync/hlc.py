@@ -13,12 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sync.frozen import quick_init
+
 ZERO = "0000000000000-0000-0"
 MAX_COUNTER = 0xFFFF
 MAX_NODE = 45  # a UUID device id fits; the whole timestamp stays within 64 characters
 
 
-@dataclass(frozen=True, order=True, slots=True)
+@quick_init
+@dataclass(frozen=True, order=True)
 class Timestamp:
     wall_ms: int
     counter: int

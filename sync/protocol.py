@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 
+from sync.frozen import quick_init
+
 PROTOCOL_VERSION = 1
 
 
@@ -69,7 +71,8 @@ class ChangeOp(enum.StrEnum):
     EVICT = "evict"  # the record left the device's scope: drop the local copy
 
 
-@dataclass(frozen=True, slots=True)
+@quick_init
+@dataclass(frozen=True)
 class Mutation:
     """One local change a device pushes.
 
@@ -144,7 +147,8 @@ class FieldConflict:
                    open=bool(data.get("open")))
 
 
-@dataclass(frozen=True, slots=True)
+@quick_init
+@dataclass(frozen=True)
 class RecordState:
     """A record as the server holds it: what a pull sends and a push answers with."""
 
@@ -187,7 +191,8 @@ class ErrorInfo:
         return {"code": self.code, "message": self.message, "fields": self.fields}
 
 
-@dataclass(frozen=True, slots=True)
+@quick_init
+@dataclass(frozen=True)
 class MutationResult:
     mutation_id: int
     status: Status

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from sync.bulk import insert_rows
 from sync.entities import EntitySpec, Inherit, Registry
+from sync.frozen import quick_init
 from sync.protocol import record_json
 from sync.store import SyncTables
 
@@ -27,6 +28,7 @@ Key = tuple[str, str]
 _ABSENT = object()
 
 
+@quick_init
 @dataclass(frozen=True)
 class Current:
     entity: str
@@ -38,6 +40,7 @@ class Current:
     deleted: bool
 
 
+@quick_init
 @dataclass(frozen=True)
 class ChangeEntry:
     """A change-log row to append: the record's version and the keys before and after."""
