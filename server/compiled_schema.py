@@ -10,12 +10,12 @@ tests/server/test_compiled_schema.py holds the two to the same output.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, missing
+from marshmallow import RAISE, Schema, fields, missing, validate
 
 from server.fast_fields import (
     BUILDERS,
@@ -176,6 +176,7 @@ def compile_field(field: fields.Field) -> FastField:
 def _with_checks(convert: Convert, allow_none: bool, validators: tuple) -> Convert:
     if not validators:
         return _none_or(convert, allow_none)
+    validators = tuple(map(_quick_check, validators))
 
     def load(value):
         if value is None:
@@ -188,6 +189,37 @@ def _with_checks(convert: Convert, allow_none: bool, validators: tuple) -> Conve
                 raise Unsure
         return out
     return load
+
+
+def _quick_check(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A marshmallow validator, or a quicker check accepting exactly what it accepts and
+    raising Unsure for the rest (marshmallow then words the error)."""
+    if type(validator) is validate.Email:
+        return _email_check(validator)
+    if type(validator) is validate.Length and validator.equal is None:
+        low = 0 if validator.min is None else validator.min
+        high = float("inf") if validator.max is None else validator.max
+        return lambda value: low <= len(value) <= high or _unsure()
+    return validator
+
+
+def _email_check(validator: validate.Email) -> Callable[[str], str]:
+    """validate.Email's own test with its own patterns, without first formatting the error
+    message it would raise (which took most of its 2.4 us)."""
+    user_pattern, domain_pattern = validator.USER_REGEX, validator.DOMAIN_REGEX
+    allowed = validator.DOMAIN_WHITELIST
+
+    def check(value: str) -> str:
+        if value and "@" in value:
+            user, domain = value.rsplit("@", 1)
+            if user_pattern.match(user) and (domain in allowed or domain_pattern.match(domain)):
+                return value
+        raise Unsure
+    return check
+
+
+def _unsure() -> bool:
+    raise Unsure
 
 
 def _none_or(convert: Convert, allow_none: bool) -> Convert:

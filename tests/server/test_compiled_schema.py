@@ -20,7 +20,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from bench.scenarios import data as bench_data
 from server.api.sync import FAST_PUSH, PUSH_SCHEMA, PushSchema
-from server.compiled_schema import CompiledSchema
+from server.compiled_schema import CompiledSchema, compile_field
 from server.domain.entities import SPECS
 from server.domain.wire_fields import UTCDateTime, UUIDString
 from server.fast_fields import FAST_PATH_DOUBTS
@@ -188,6 +188,29 @@ def test_the_fast_path_takes_the_accounts_a_device_creates():
         fast = fast_canonical(compiled, record, False)
         assert fast is not None
         assert fast == schema.dump(schema.load(record))
+
+
+EMAILISH = st.one_of(
+    st.emails(),
+    st.builds("{}@{}".format, st.text(max_size=6), st.text(max_size=10)),
+    st.from_regex(r'\A("[a-z. ]*"|[a-z.+-]{0,5})@(\[[0-9.]{0,15}\]|[a-z0-9.-]{0,12}|localhost)\Z'),
+    st.text(max_size=8),
+)
+
+
+@CHECKS
+@given(text=EMAILISH, limit=st.sampled_from([None, 8, 254]))
+def test_an_email_field_accepts_exactly_what_its_validators_accept(text, limit):
+    field = fields.Email(validate=validate.Length(max=limit))
+    try:
+        expected = field.deserialize(text)
+    except ValidationError:
+        expected = None
+    try:
+        fast = compile_field(field).load(text)
+    except FAST_PATH_DOUBTS:
+        fast = None
+    assert fast == expected
 
 
 MUTATION = st.fixed_dictionaries(
