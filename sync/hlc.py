@@ -28,15 +28,19 @@ class Timestamp:
     node: str
 
     def __str__(self) -> str:
-        return f"{self.wall_ms:013d}-{self.counter:04x}-{self.node}"
+        return _render(self.wall_ms, self.counter, self.node)
 
     @classmethod
     def parse(cls, text: str) -> Timestamp:
         """Parse a rendered timestamp; raises ValueError if it is not one."""
-        wall, counter, node = text.split("-", 2)
-        if len(wall) != 13 or len(counter) != 4 or not 0 < len(node) <= MAX_NODE:
-            raise ValueError(f"not an HLC timestamp: {text!r}")
-        return cls(int(wall), int(counter, 16), node)
+        return cls(*_parse(text))
+
+
+def _parse(text: str) -> tuple[int, int, str]:
+    wall, counter, node = text.split("-", 2)
+    if len(wall) != 13 or len(counter) != 4 or not 0 < len(node) <= MAX_NODE:
+        raise ValueError(f"not an HLC timestamp: {text!r}")
+    return int(wall), int(counter, 16), node
 
 
 # What Timestamp.parse raises for text that is not a timestamp (or not text at all).
@@ -52,39 +56,50 @@ def is_valid(text: object) -> bool:
 
 
 class Clock:
-    """A thread-safe HLC for one node (a device id, or "server")."""
+    """A thread-safe HLC for one node (a device id, or "server").
+
+    It keeps its last timestamp as two integers (its node is always this clock's) and parses
+    and renders text directly: the server observes one timestamp per pushed mutation.
+    """
 
     def __init__(self, node: str, *, now_ms: Callable[[], int] | None = None, last: str = ZERO):
         self.node = node
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
-        self._last = Timestamp.parse(last)
+        start = Timestamp.parse(last)
+        self._wall, self._counter = start.wall_ms, start.counter
         self._lock = threading.Lock()
 
     def now(self) -> str:
         """A timestamp for a local event, later than every timestamp seen so far."""
         with self._lock:
-            self._last = self._advance(self._now_ms())
-            return str(self._last)
+            self._advance(self._now_ms())
+            return _render(self._wall, self._counter, self.node)
 
     def observe(self, remote: str, *, max_drift_ms: int | None = None) -> str:
         """Merge a remote timestamp into this clock; returns the (possibly capped) remote.
 
         With `max_drift_ms`, a remote wall time further ahead than that is capped first.
+        Raises one of NOT_A_TIMESTAMP if `remote` is not a timestamp.
         """
-        stamp = Timestamp.parse(remote)
+        wall, counter, node = _parse(remote)
         with self._lock:
             physical = self._now_ms()
-            if max_drift_ms is not None and stamp.wall_ms > physical + max_drift_ms:
-                stamp = Timestamp(physical + max_drift_ms, stamp.counter, stamp.node)
-            if stamp > self._last:
-                self._last = Timestamp(stamp.wall_ms, stamp.counter, self.node)
-            self._last = self._advance(physical)
-            return str(stamp)
+            if max_drift_ms is not None and wall > physical + max_drift_ms:
+                wall = physical + max_drift_ms
+            # (a remote equal in both but for its node changes nothing either way)
+            if (wall, counter) > (self._wall, self._counter):
+                self._wall, self._counter = wall, counter
+            self._advance(physical)
+            return _render(wall, counter, node)
 
-    def _advance(self, physical: int) -> Timestamp:
-        last = self._last
-        if physical > last.wall_ms:
-            return Timestamp(physical, 0, self.node)
-        if last.counter >= MAX_COUNTER:
-            return Timestamp(last.wall_ms + 1, 0, self.node)
-        return Timestamp(last.wall_ms, last.counter + 1, self.node)
+    def _advance(self, physical: int) -> None:
+        if physical > self._wall:
+            self._wall, self._counter = physical, 0
+        elif self._counter >= MAX_COUNTER:
+            self._wall, self._counter = self._wall + 1, 0
+        else:
+            self._counter += 1
+
+
+def _render(wall_ms: int, counter: int, node: str) -> str:
+    return f"{wall_ms:013d}-{counter:04x}-{node}"

@@ -57,6 +57,14 @@ def test_observing_a_later_remote_moves_the_clock_past_it():
     assert (after.wall_ms, after.node) == (3_000, "server")
 
 
+def test_observing_a_remote_of_the_same_millisecond_with_a_higher_counter_moves_past_it():
+    clock = Clock("server", now_ms=Wall(3_000))
+    clock.now()
+    remote = "0000000003000-0009-device"
+    clock.observe(remote)
+    assert parse(clock.now()) == Timestamp(3_000, 11, "server")
+
+
 def test_observing_an_older_remote_leaves_the_clock_ahead():
     clock = Clock("server", now_ms=Wall(9_000))
     first = clock.now()
