@@ -181,27 +181,42 @@ def _device_lock_query(dialect: str, device: sa.Table):
 def _receipts(conn, tables: SyncTables, device_id: str, replays: list[Mutation]) -> dict:
     if not replays:
         return {}
-    r = tables.receipt
-    rows = conn.execute(sa.select(r.c.mutation_id, r.c.result).where(
-        r.c.device_id == device_id, r.c.mutation_id.in_([m.mutation_id for m in replays])))
-    found = {row.mutation_id: MutationResult.from_wire(row.result) for row in rows}
+    stored = stored_results(conn, tables, device_id, replays[0].mutation_id,
+                            replays[-1].mutation_id)
+    found = {}
     for m in replays:
-        # The receipt was purged after its retention: the mutation was handled long ago.
-        found.setdefault(m.mutation_id, MutationResult(
+        result = stored.get(m.mutation_id)
+        # No receipt: it was purged after its retention; the mutation was handled long ago.
+        found[m.mutation_id] = MutationResult.from_wire(result) if result else MutationResult(
             m.mutation_id, Status.APPLIED, m.entity, m.record_id,
-            error=ErrorInfo("receipt_expired", "already handled; its receipt has expired")))
+            error=ErrorInfo("receipt_expired", "already handled; its receipt has expired"))
     return found
+
+
+def stored_results(conn: sa.Connection, tables: SyncTables, device_id: str,
+                   low: int = 1, high: int | None = None) -> dict[int, dict]:
+    """The device's stored results (wire form) by mutation id, of the ids from `low` to
+    `high` (inclusive; no bound: all), read from the receipts of the pushes that hold them."""
+    r = tables.receipt
+    query = sa.select(r.c.results).where(r.c.device_id == device_id,
+                                         r.c.last_mutation_id >= low)
+    if high is not None:
+        query = query.where(r.c.first_mutation_id <= high)
+    return {result["mutation_id"]: result for results in conn.execute(query).scalars()
+            for result in results
+            if low <= result["mutation_id"] and (high is None or result["mutation_id"] <= high)}
 
 
 def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
             outcomes: Sequence[Outcome], payloads: dict, now) -> list[str]:
     """Store receipts and rejections, advance the device, log the changes; returns each
     result's JSON (as stored in its receipt)."""
-    receipts, rejections, texts = [], [], []
+    texts = [_result_json(outcome.result, payloads) for outcome in outcomes]
+    receipts = [{"device_id": actor.device_id, "last_mutation_id": fresh[-1].mutation_id,
+                 "first_mutation_id": fresh[0].mutation_id,
+                 "results": EncodedJSON(f"[{','.join(texts)}]"), "created_at": now}]
+    rejections = []
     for m, outcome in zip(fresh, outcomes, strict=True):
-        texts.append(_result_json(outcome.result, payloads))
-        receipts.append({"device_id": actor.device_id, "mutation_id": m.mutation_id,
-                         "result": EncodedJSON(texts[-1]), "created_at": now})
         if outcome.result.status is Status.REJECTED:
             error = outcome.result.error
             rejections.append({

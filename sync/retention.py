@@ -46,7 +46,8 @@ def purge_tombstones(conn: sa.Connection, tables: SyncTables, *, deleted_before:
 
 
 def purge_receipts(conn: sa.Connection, tables: SyncTables, *, before: datetime) -> int:
-    """Push receipts older than the cutoff; a replay of those answers `receipt_expired`."""
+    """Push receipts older than the cutoff (returns how many pushes' receipts, each holding
+    the results of its mutations); a replay of those answers `receipt_expired`."""
     rc = tables.receipt
     return conn.execute(rc.delete().where(rc.c.created_at < before)).rowcount
 

@@ -59,12 +59,16 @@ def define_sync_tables(metadata: sa.MetaData) -> SyncTables:
             sa.Column("last_pull_at", UTCDateTime),
             sa.Column("last_pull_seq", sa.BigInteger),
         ),
+        # One row per push: the results of the mutations it handled (first_mutation_id to
+        # last_mutation_id, the ids it held above the device's last), a JSON array in id
+        # order. A row per mutation cost a pushed create about 4% of its time.
         receipt=sa.Table(
-            "sync_receipt",
+            "sync_receipt_batch",
             metadata,
             sa.Column("device_id", ID, primary_key=True),
-            sa.Column("mutation_id", sa.BigInteger, primary_key=True),
-            sa.Column("result", sa.JSON, nullable=False),
+            sa.Column("last_mutation_id", sa.BigInteger, primary_key=True),
+            sa.Column("first_mutation_id", sa.BigInteger, nullable=False),
+            sa.Column("results", sa.JSON, nullable=False),
             sa.Column("created_at", UTCDateTime, nullable=False, index=True),
         ),
         conflict=_conflict(metadata),

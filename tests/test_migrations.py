@@ -7,6 +7,7 @@ create_all), so what is checked here is what `fieldsync db upgrade` gives a new 
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import server
-from server.models import Base
+from server.models import SYNC_TABLES, Base
 from sync.database import prepare_engine
+from sync.push import stored_results
 from tests.databases import fresh_database
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -129,3 +131,43 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_works_again(empty_url
 
     command.upgrade(config, "head")
     assert schema_diff(empty_url) == []
+
+
+# sync_receipt as revision 656cffc274e5 made it: one row per mutation.
+OLD_RECEIPT = sa.Table(
+    "sync_receipt", sa.MetaData(),
+    sa.Column("device_id", sa.String(36), primary_key=True),
+    sa.Column("mutation_id", sa.BigInteger, primary_key=True),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
+def old_receipts(device_id: str) -> list[dict]:
+    return [{"device_id": device_id, "mutation_id": i, "created_at": datetime(2026, 12, 1, i),
+             "result": {"mutation_id": i, "status": "applied", "entity": "visit", "id": f"v{i}",
+                        "record": None, "conflicts": [], "error": None, "note": "é"}}
+            for i in (3, 4, 9)]
+
+
+def test_receipts_stored_per_mutation_carry_over_to_receipts_per_push_and_back(empty_url):
+    config = alembic_config(empty_url)
+    command.upgrade(config, "656cffc274e5")
+    engine = prepare_engine(sa.create_engine(empty_url))
+    rows = old_receipts("device-1") + old_receipts("device-2")[:1]
+    with engine.begin() as conn:
+        conn.execute(OLD_RECEIPT.insert(), rows)
+
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        carried = stored_results(conn, SYNC_TABLES, "device-1")
+        assert carried == {row["mutation_id"]: row["result"] for row in rows[:3]}
+        assert stored_results(conn, SYNC_TABLES, "device-1", 4, 8) == {4: rows[1]["result"]}
+        assert len(stored_results(conn, SYNC_TABLES, "device-2")) == 1
+
+    command.downgrade(config, "656cffc274e5")
+    with engine.connect() as conn:
+        back = conn.execute(sa.select(OLD_RECEIPT).order_by("device_id", "mutation_id"))
+        assert [(r.device_id, r.mutation_id, r.result) for r in back] == [
+            (r["device_id"], r["mutation_id"], r["result"]) for r in rows]
+    engine.dispose()

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.models import SYNC_TABLES
+from sync.push import stored_results
 
 Key = tuple[str, str]  # (entity, record id)
 
@@ -48,10 +49,8 @@ def live_records_of(engine: sa.Engine, entity: str,
 
 def receipts(engine: sa.Engine, device_id: str) -> list[int]:
     """The mutation ids the server holds a receipt for, for one device, in order."""
-    t = SYNC_TABLES.receipt
     with engine.connect() as conn:
-        return list(conn.scalars(sa.select(t.c.mutation_id).where(t.c.device_id == device_id)
-                                 .order_by(t.c.mutation_id)))
+        return sorted(stored_results(conn, SYNC_TABLES, device_id))
 
 
 def last_handled(engine: sa.Engine, device_id: str) -> int:

@@ -20,6 +20,7 @@ from server.domain import user_keys
 from server.extensions import db
 from server.models import SYNC_TABLES as T
 from sync.entities import ALL
+from sync.push import stored_results
 from tests.helpers import CreatedUser
 
 Key = tuple[str, str]  # (entity, record id)
@@ -105,11 +106,8 @@ class ServerView:
                     for row in rows]
 
     def receipts(self, device_id: str) -> dict[int, dict[str, Any]]:
-        r = T.receipt
         with self.connect() as conn:
-            rows = conn.execute(sa.select(r.c.mutation_id, r.c.result)
-                                .where(r.c.device_id == device_id)).all()
-        return {row.mutation_id: row.result for row in rows}
+            return stored_results(conn, T, device_id)
 
     def rejections(self, device_id: str) -> dict[int, list[dict[str, Any]]]:
         return self._by_mutation(T.rejection, device_id)

@@ -24,8 +24,9 @@ def part_rows(prefix: str) -> list[dict]:
 
 
 def receipt_rows(device_id: str) -> list[dict]:
-    return [{"device_id": device_id, "mutation_id": i, "created_at": NOW,
-             "result": {"status": "applied", "n": i, "text": "ü", "none": None}}
+    return [{"device_id": device_id, "last_mutation_id": i, "first_mutation_id": i,
+             "created_at": NOW,
+             "results": [{"status": "applied", "n": i, "text": "ü", "none": None}]}
             for i in range(1, 4)]
 
 
@@ -68,6 +69,6 @@ def test_rows_beyond_one_statements_parameter_limit_all_arrive(engine, monkeypat
         insert_rows(conn, SYNC_TABLES.receipt, rows)
     with engine.connect() as conn:
         found = stored(conn, SYNC_TABLES.receipt, rows, "device_id")
-    assert sorted(r["mutation_id"] for r in found) == [1, 2, 3]
-    assert [r["result"] for r in sorted(found, key=lambda r: r["mutation_id"])] == [
-        row["result"] for row in rows]
+    assert sorted(r["last_mutation_id"] for r in found) == [1, 2, 3]
+    assert [r["results"] for r in sorted(found, key=lambda r: r["last_mutation_id"])] == [
+        row["results"] for row in rows]

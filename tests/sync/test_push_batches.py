@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from sync.errors import InvalidRequest
 from sync.protocol import MAX_PUSH_MUTATIONS, Op, Status
+from sync.push import stored_results
 from sync.retention import purge_receipts
 from sync.sqltypes import utcnow
 from tests.sync.harness import Harness, T, create, delete, uid, update
@@ -44,6 +45,12 @@ def count(h: Harness, table: sa.Table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
+def results_stored(h: Harness, device: str = "tech_a") -> int:
+    """How many mutations of the device have a stored result (a receipt)."""
+    with h.tx() as conn:
+        return len(stored_results(conn, T, h.device(device)))
+
+
 # -- exactly once -------------------------------------------------------------------------
 
 
@@ -52,7 +59,7 @@ def test_a_batch_pushed_twice_answers_the_same_and_applies_nothing_twice(h):
     first = h.push("tech_a", batch)
     state = {e: h.record(e, i) for e, i in (("van_stock", h.w.ids["van_a"]),
                                             ("work_order", h.w.ids["wo_a"]))}
-    logged, receipts = h.change_count(), count(h, T.receipt)
+    logged, receipts = h.change_count(), results_stored(h)
 
     again = h.push("tech_a", batch)
 
@@ -62,7 +69,8 @@ def test_a_batch_pushed_twice_answers_the_same_and_applies_nothing_twice(h):
     for entity, before in state.items():
         assert h.record(entity, before.record_id).version == before.version
     assert h.change_count() == logged
-    assert count(h, T.receipt) == receipts == 3
+    assert results_stored(h) == receipts == 3
+    assert count(h, T.receipt) == 1  # one receipt row for the push
     assert len(h.rows(h.sync.registry["time_entry"].table)) == 1
     assert device_row(h, "tech_a")["last_mutation_id"] == 3
 
@@ -337,7 +345,7 @@ def test_a_retry_racing_the_original_delivery_applies_the_batch_once(h):
     assert [r.status for r in answers[0]] == [Status.APPLIED] * 3
     assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8
     assert len(h.rows(h.sync.registry["time_entry"].table)) == 1
-    assert count(h, T.receipt) == 3
+    assert results_stored(h) == 3 and count(h, T.receipt) == 1
 
 
 def test_a_counter_merged_beyond_what_the_column_holds_rejects_only_its_own_mutation(h):
@@ -379,11 +387,32 @@ def test_a_constraint_only_the_database_knows_rejects_only_its_own_mutation(h):
     assert [r["code"] for r in h.rejections("rep_n")] == ["integrity_error"]
 
 
+def test_a_resent_superset_spanning_several_pushes_is_answered_from_each_ones_receipt(h):
+    ids, tech = h.w.ids, h.w.users["tech_a"].id
+
+    def entry(mutation_id: int):
+        return create(mutation_id, "time_entry", uid(), {
+            "work_order_id": ids["wo_a"], "technician_id": tech, "kind": "labor",
+            "started_at": "2026-03-02T09:00:00Z", "minutes": 10 + mutation_id})
+
+    batch, later = tech_batch(h), [entry(4), entry(5)]
+    first, second = h.push("tech_a", batch), h.push("tech_a", later)
+    logged = h.change_count()
+
+    again = h.push("tech_a", [*batch[1:], *later, entry(6)])
+
+    assert again[:4] == [*first[1:], *second]
+    assert again[4].status is Status.APPLIED and again[4].error is None
+    assert h.change_count() == logged + 1
+    assert len(h.rows(h.sync.registry["time_entry"].table)) == 4
+    assert results_stored(h) == 6 and count(h, T.receipt) == 3
+
+
 def test_a_replay_after_its_receipts_expired_still_applies_nothing(h):
     batch = tech_batch(h)
     h.push("tech_a", batch)
     with h.tx() as conn:
-        assert purge_receipts(conn, T, before=utcnow() + timedelta(seconds=1)) == 3
+        assert purge_receipts(conn, T, before=utcnow() + timedelta(seconds=1)) == 1  # a push
     logged = h.change_count()
 
     again = h.push("tech_a", batch)
