@@ -196,6 +196,12 @@ def _quick_check(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
     raising Unsure for the rest (marshmallow then words the error)."""
     if type(validator) is validate.Email:
         return _email_check(validator)
+    if type(validator) is validate.Range and validator.min_inclusive \
+            and validator.max_inclusive:
+        low, high = validator.min, validator.max
+        # Range's own comparisons, without the call into it
+        return lambda value: ((low is None or not value < low)
+                              and (high is None or not value > high)) or _unsure()
     if type(validator) is validate.Length and validator.equal is None:
         low = 0 if validator.min is None else validator.min
         high = float("inf") if validator.max is None else validator.max

@@ -136,13 +136,20 @@ def _decimal(field: fields.Decimal) -> FastField:
         # marshmallow formats through str() again; a default may still be a string
         return format(number(str(value)), "f")
 
-    def dump_loaded(num: decimal.Decimal) -> str:
-        # `load` made it: finite and quantized already, and str() then Decimal() gives
-        # back the very same Decimal, which quantizing again leaves as it is
-        return format(num, "f")
     if not field.as_string:
         return FastField(load)
-    return FastField(load, dump, dump_loaded=dump_loaded)
+    # `dump` of what `load` made: finite and quantized already, and str() then Decimal()
+    # gives back the very same Decimal, which quantizing again leaves as it is
+    return FastField(load, dump, dump_loaded=_plain_text(places))
+
+
+def _plain_text(places: decimal.Decimal | None) -> Callable[[decimal.Decimal], str]:
+    """format(num, "f") for a finite Decimal quantized to `places`. With at most six places,
+    str() writes it alike (it uses an exponent only for an adjusted exponent below -6, and a
+    value quantized so has none below -6, zero included) in a third of the time."""
+    if places is not None and -6 <= places.as_tuple().exponent <= 0:
+        return str
+    return lambda num: format(num, "f")
 
 
 @builder(fields.Enum)

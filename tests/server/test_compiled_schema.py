@@ -213,6 +213,25 @@ def test_an_email_field_accepts_exactly_what_its_validators_accept(text, limit):
     assert fast == expected
 
 
+@CHECKS
+@given(number=st.decimals(allow_nan=False, allow_infinity=False), places=st.integers(0, 8),
+       range_=st.sampled_from([None, (-90, 90), (0, 1000)]))
+def test_a_decimal_field_loads_and_dumps_as_marshmallow_does(number, places, range_):
+    field = fields.Decimal(places=places, as_string=True,
+                           validate=validate.Range(*range_) if range_ else None)
+    try:
+        expected = field.serialize("n", {"n": field.deserialize(str(number))})
+    except (ValidationError, ArithmeticError):
+        expected = None
+    fast = compile_field(field)
+    try:
+        loaded = fast.load(str(number))
+    except FAST_PATH_DOUBTS:
+        assert expected is None
+        return
+    assert fast.dump_loaded(loaded) == expected
+
+
 MUTATION = st.fixed_dictionaries(
     {"mutation_id": st.one_of(st.integers(-1, 3), ANYTHING),
      "entity": st.one_of(st.sampled_from(sorted(SCHEMAS)), st.text(max_size=42)),
