@@ -174,8 +174,16 @@ def _parameters(compiled: _CompiledInsert, rows: Sequence[Mapping[str, Any]]) ->
 
 
 def _process(process: Callable[[Any], Any], column: Sequence[Any]) -> list[Any]:
+    """`process` (a bind processor: a pure function) applied to each value of `column`."""
     first = column[0]
-    if first is not None and len(set(map(id, column))) == 1:
-        # the same object in every row (a batch's timestamp): convert it once
+    if len(set(map(id, column))) == 1:
+        # the same object in every row (a batch's timestamp, or NULL): convert it once
         return [process(first)] * len(column)
+    if type(first) is str and all(type(value) is str for value in column):
+        distinct = dict.fromkeys(column)
+        if len(distinct) * 4 <= len(column):
+            # a few values repeated (a status, a territory): convert each once
+            for value in distinct:
+                distinct[value] = process(value)
+            return list(map(distinct.__getitem__, column))
     return list(map(process, column))

@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 from server.models import SYNC_TABLES, Part
-from sync.bulk import insert_rows
+from sync.bulk import _process, insert_rows
 from tests.world import uid
 
 NOW = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
@@ -72,3 +74,32 @@ def test_rows_beyond_one_statements_parameter_limit_all_arrive(engine, monkeypat
     assert sorted(r["last_mutation_id"] for r in found) == [1, 2, 3]
     assert [r["results"] for r in sorted(found, key=lambda r: r["last_mutation_id"])] == [
         row["results"] for row in rows]
+
+
+class Counting:
+    """A bind processor that counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, value):
+        self.calls += 1
+        return None if value is None else f"<{value}>"
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c"]), st.text(max_size=3),
+                          st.integers(0, 3)), min_size=1, max_size=40))
+def test_a_column_is_processed_as_value_by_value(column):
+    assert _process(Counting(), column) == [Counting()(value) for value in column]
+
+
+@pytest.mark.parametrize(("column", "calls"), [
+    ([None] * 8, 1),  # NULL in every row
+    (["active", "prospect"] * 4, 2),  # a few values repeated: each once
+    ([f"id-{i}" for i in range(8)], 8),  # all different
+    (["active"] * 7 + [1], 8),  # not all text: value by value
+])
+def test_each_distinct_value_is_processed_once_where_that_saves_calls(column, calls):
+    process = Counting()
+    _process(process, column)
+    assert process.calls == calls
