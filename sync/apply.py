@@ -315,11 +315,20 @@ class Applier:
             for c in conflicts
         ])
 
-    def prefetch(self, mutations) -> None:
+    def prefetch(self, mutations, *, look_up_creates: bool = True) -> None:
         """Load the batch's records and the records they reference in a few queries; the
-        records it updates or deletes are locked first (see RecordStore.prefetch)."""
+        records it updates or deletes are locked first (see RecordStore.prefetch).
+
+        Without `look_up_creates`, the records the batch creates are taken to be new, not
+        looked up (for a push of 500 new records, 2% of its time): for a caller whose bulk
+        write then fails on any that exists after all (on its primary key), and who applies
+        the batch again, looking them up (sync.push).
+        """
         self.store.prefetch(((m.entity, m.record_id) for m in mutations
                              if m.op != Op.CREATE), lock=True)
+        if not look_up_creates:
+            self.store.assume_absent((m.entity, m.record_id) for m in mutations
+                                     if m.op == Op.CREATE)
         wanted = []
         for m in mutations:
             wanted.append((m.entity, m.record_id))

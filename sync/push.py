@@ -96,7 +96,9 @@ def apply_batch(applier: Applier, mutations: Sequence[Mutation], *,
     `one_by_one`, each mutation is written under its own savepoint.
     """
     applier.pending_creates = {(m.entity, m.record_id) for m in mutations if m.op == "create"}
-    applier.prefetch(mutations)
+    # A record created here that exists after all fails the bulk write: the batch is then
+    # applied one by one (_apply_fresh), looking the records up, and that create rejected.
+    applier.prefetch(mutations, look_up_creates=one_by_one)
     outcomes: dict[int, Outcome] = {}
     queue, may_postpone = list(mutations), True
     while queue:

@@ -187,6 +187,13 @@ class RecordStore:
                       for name, value in (("entity", entity), ("ids", ids))}
             self._remember(self.conn.execute(_prefetch_query(self.t, len(part)), params), part)
 
+    def assume_absent(self, keys: Iterable[Key]) -> None:
+        """Take records not read yet to be missing, without a query (see Applier.prefetch):
+        writing one that exists fails on the primary key of its tables."""
+        for key in keys:
+            if key not in self._cache:
+                self._cache[key] = self._stored[key] = None
+
     def _remember(self, rows, chunks: list[tuple[str, list[str]]]) -> None:
         found = {(row.entity, row.record_id): row for row in rows}
         for entity, ids in chunks:

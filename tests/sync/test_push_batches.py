@@ -408,6 +408,37 @@ def test_a_resent_superset_spanning_several_pushes_is_answered_from_each_ones_re
     assert results_stored(h) == 6 and count(h, T.receipt) == 3
 
 
+def labor(h: Harness, mutation_id: int, record_id: str, minutes: int = 30):
+    return create(mutation_id, "time_entry", record_id, {
+        "work_order_id": h.w.ids["wo_a"], "technician_id": h.w.users["tech_a"].id,
+        "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": minutes})
+
+
+def test_a_create_of_a_record_that_exists_is_rejected_and_the_rest_of_its_batch_applied(h):
+    taken = uid()
+    h.push("tech_a", [labor(h, 1, taken, minutes=30)])
+    fresh = [uid(), uid()]
+
+    results = h.push("tech_a", [labor(h, 2, fresh[0]), labor(h, 3, taken, minutes=99),
+                                labor(h, 4, fresh[1])])
+
+    assert [r.status for r in results] == [Status.APPLIED, Status.REJECTED, Status.APPLIED]
+    assert results[1].error.code == "already_exists"
+    assert h.record("time_entry", taken).data["minutes"] == 30
+    assert h.record("time_entry", taken).version == 1
+    assert all(h.record("time_entry", i) is not None for i in fresh)
+
+
+def test_a_second_create_of_the_same_record_in_one_batch_is_rejected(h):
+    twice = uid()
+
+    results = h.push("tech_a", [labor(h, 1, twice, minutes=30), labor(h, 2, twice, minutes=99)])
+
+    assert [r.status for r in results] == [Status.APPLIED, Status.REJECTED]
+    assert results[1].error.code == "already_exists"
+    assert h.record("time_entry", twice).data["minutes"] == 30
+
+
 def test_a_replay_after_its_receipts_expired_still_applies_nothing(h):
     batch = tech_batch(h)
     h.push("tech_a", batch)
