@@ -2,7 +2,8 @@
 
 The device row is locked first, so two deliveries of the same batch (a retry racing the
 original) run one after the other; mutations at or below the device's last applied id are
-answered from their stored receipts and applied nothing twice.
+answered from the stored receipts and applied nothing twice. A push's receipt is one row
+holding the results of all the mutations it handled.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def push(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Act
 def push_json(conn: sa.Connection, tables: SyncTables, registry: Registry, actor: Actor,
               mutations: Sequence[Mutation], *, clock: Clock,
               now: datetime | None = None) -> list[str]:
-    """`push`, answering each result as its wire JSON: the text stored as the receipt, which
+    """`push`, answering each result as its wire JSON: the text stored in the receipt, which
     splices in the record's data as encoded for the sync view. A result is encoded once,
     not once for the receipt and again for the answer."""
     return [text or result.to_json() for result, text in _push(
@@ -211,8 +212,8 @@ def stored_results(conn: sa.Connection, tables: SyncTables, device_id: str,
 
 def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
             outcomes: Sequence[Outcome], payloads: dict, now) -> list[str]:
-    """Store receipts and rejections, advance the device, log the changes; returns each
-    result's JSON (as stored in its receipt)."""
+    """Store the push's receipt (its results) and its rejections, advance the device, log
+    the changes; returns each result's JSON (as stored in the receipt)."""
     texts = [_result_json(outcome.result, payloads) for outcome in outcomes]
     receipts = [{"device_id": actor.device_id, "last_mutation_id": fresh[-1].mutation_id,
                  "first_mutation_id": fresh[0].mutation_id,
