@@ -70,6 +70,8 @@ def named_schema_objects(url: str) -> dict[str, dict]:
                     "fks": sorted(c["name"] for c in inspector.get_foreign_keys(table)),
                     "indexes": sorted(i["name"] for i in inspector.get_indexes(table)),
                     "autoincrement": _sqlite_autoincrement(connection, table),
+                    "without_rowid": _sqlite_without_rowid(connection, table),
+                    "partial_indexes": _partial_indexes(connection, table),
                 }
                 for table in inspector.get_table_names()
                 if table != "alembic_version"
@@ -85,6 +87,28 @@ def _sqlite_autoincrement(connection: sa.Connection, table: str) -> bool | None:
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).scalar_one()
     return "AUTOINCREMENT" in sql.upper()
+
+
+def _sqlite_without_rowid(connection: sa.Connection, table: str) -> bool | None:
+    if connection.dialect.name != "sqlite":
+        return None
+    sql = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).scalar_one()
+    return "WITHOUT ROWID" in sql.upper()
+
+
+def _partial_indexes(connection: sa.Connection, table: str) -> dict[str, str]:
+    """Each partial index's condition, as the database states it."""
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql LIKE '% WHERE %'", (table,))
+    else:
+        rows = connection.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+            "AND indexdef LIKE '%% WHERE %%'", (table,))
+    return {name: " ".join(sql.split(" WHERE ", 1)[1].split()) for name, sql in rows}
 
 
 def table_names(url: str) -> set[str]:
