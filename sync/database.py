@@ -21,8 +21,9 @@ def prepare_engine(engine: sa.Engine) -> sa.Engine:
     Commits are synced to disk (synchronous=FULL): an answered push must outlive a power
     loss, which NORMAL does not promise in WAL mode; batched pushes make the one fsync per
     commit cheap. The page cache (32 MiB, SQLite's default is 2) keeps the indexes that
-    random record ids spread writes across in memory as the tables grow. Checkpoints run in
-    a thread after each commit instead of inside one (sync.checkpoint).
+    random record ids spread writes across in memory as the tables grow; temporary journals
+    and sorts stay in memory too (temp_store). Checkpoints run in a thread after each commit
+    instead of inside one (sync.checkpoint).
     """
     if engine.dialect.name != "sqlite" or getattr(engine, "_fieldsync_prepared", False):
         return engine
@@ -38,6 +39,10 @@ def prepare_engine(engine: sa.Engine) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA cache_size=-32768")
+            # Savepoint and statement journals (a push's savepoint holds the original of every
+            # page its bulk writes change) and temporary sorts in memory, not in temporary
+            # files: about 3% of a pushed create's time in A/B runs
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
         cur.close()
 

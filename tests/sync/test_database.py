@@ -16,7 +16,7 @@ def _pragmas(engine: sa.Engine) -> dict[str, object]:
     with engine.connect() as conn:
         return {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
                 for name in ("journal_mode", "synchronous", "foreign_keys", "cache_size",
-                             "wal_autocheckpoint")}
+                             "wal_autocheckpoint", "temp_store")}
 
 
 def test_a_server_database_file_syncs_every_commit_to_disk(tmp_path):
@@ -26,7 +26,7 @@ def test_a_server_database_file_syncs_every_commit_to_disk(tmp_path):
     try:
         assert _pragmas(engine) == {"journal_mode": "wal", "synchronous": 2,
                                     "foreign_keys": 1, "cache_size": -32768,
-                                    "wal_autocheckpoint": FALLBACK_PAGES}
+                                    "wal_autocheckpoint": FALLBACK_PAGES, "temp_store": 2}
     finally:
         engine.dispose()
 
