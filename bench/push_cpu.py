@@ -10,9 +10,9 @@ HTTP or a client. The push bodies are built before the clock starts.
 
 Machine speed drifts too much for runs minutes apart to show a few per cent. Two ways round:
 alternate the two checkouts run by run (PYTHONPATH=<checkout>) and compare medians, or count
-instructions, which do not drift: run it under `valgrind --tool=callgrind` with `--batches 0`
-and `--batches 6 --bodies 8` for each checkout; the difference of the two totals, divided by
-6 x 500, is the instructions per create.
+instructions, which do not drift: run it under `valgrind --tool=callgrind`, with
+`--bodies 8`, once with `--batches 0` and once with `--batches 6`, for each checkout; the
+difference of the two totals, divided by 6 x 500, is the instructions per create.
 """
 
 from __future__ import annotations
