@@ -387,31 +387,24 @@ def test_a_constraint_only_the_database_knows_rejects_only_its_own_mutation(h):
     assert [r["code"] for r in h.rejections("rep_n")] == ["integrity_error"]
 
 
+def labor(h: Harness, mutation_id: int, record_id: str, minutes: int = 30):
+    return create(mutation_id, "time_entry", record_id, {
+        "work_order_id": h.w.ids["wo_a"], "technician_id": h.w.users["tech_a"].id,
+        "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": minutes})
+
+
 def test_a_resent_superset_spanning_several_pushes_is_answered_from_each_ones_receipt(h):
-    ids, tech = h.w.ids, h.w.users["tech_a"].id
-
-    def entry(mutation_id: int):
-        return create(mutation_id, "time_entry", uid(), {
-            "work_order_id": ids["wo_a"], "technician_id": tech, "kind": "labor",
-            "started_at": "2026-03-02T09:00:00Z", "minutes": 10 + mutation_id})
-
-    batch, later = tech_batch(h), [entry(4), entry(5)]
+    batch, later = tech_batch(h), [labor(h, 4, uid()), labor(h, 5, uid())]
     first, second = h.push("tech_a", batch), h.push("tech_a", later)
     logged = h.change_count()
 
-    again = h.push("tech_a", [*batch[1:], *later, entry(6)])
+    again = h.push("tech_a", [*batch[1:], *later, labor(h, 6, uid())])
 
     assert again[:4] == [*first[1:], *second]
     assert again[4].status is Status.APPLIED and again[4].error is None
     assert h.change_count() == logged + 1
     assert len(h.rows(h.sync.registry["time_entry"].table)) == 4
     assert results_stored(h) == 6 and count(h, T.receipt) == 3
-
-
-def labor(h: Harness, mutation_id: int, record_id: str, minutes: int = 30):
-    return create(mutation_id, "time_entry", record_id, {
-        "work_order_id": h.w.ids["wo_a"], "technician_id": h.w.users["tech_a"].id,
-        "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": minutes})
 
 
 def test_a_create_of_a_record_that_exists_is_rejected_and_the_rest_of_its_batch_applied(h):
