@@ -54,8 +54,9 @@ def schema_diff(url: str) -> list:
 
 
 def named_schema_objects(url: str) -> dict[str, dict]:
-    """Per table, what autogenerate's diff does not compare: names, CHECK texts and, on
-    SQLite, AUTOINCREMENT (sequence numbers that are never reused)."""
+    """Per table, what autogenerate's diff does not compare: names, CHECK texts, partial
+    indexes' conditions and, on SQLite, AUTOINCREMENT (sequence numbers that are never
+    reused) and WITHOUT ROWID."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
@@ -69,8 +70,7 @@ def named_schema_objects(url: str) -> dict[str, dict]:
                                       for c in inspector.get_unique_constraints(table)),
                     "fks": sorted(c["name"] for c in inspector.get_foreign_keys(table)),
                     "indexes": sorted(i["name"] for i in inspector.get_indexes(table)),
-                    "autoincrement": _sqlite_autoincrement(connection, table),
-                    "without_rowid": _sqlite_without_rowid(connection, table),
+                    "sqlite_options": _sqlite_options(connection, table),
                     "partial_indexes": _partial_indexes(connection, table),
                 }
                 for table in inspector.get_table_names()
@@ -80,22 +80,14 @@ def named_schema_objects(url: str) -> dict[str, dict]:
         engine.dispose()
 
 
-def _sqlite_autoincrement(connection: sa.Connection, table: str) -> bool | None:
+def _sqlite_options(connection: sa.Connection, table: str) -> set[str]:
+    """Of AUTOINCREMENT and WITHOUT ROWID, those the table's CREATE statement has (SQLite)."""
     if connection.dialect.name != "sqlite":
-        return None
+        return set()
     sql = connection.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-    ).scalar_one()
-    return "AUTOINCREMENT" in sql.upper()
-
-
-def _sqlite_without_rowid(connection: sa.Connection, table: str) -> bool | None:
-    if connection.dialect.name != "sqlite":
-        return None
-    sql = connection.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-    ).scalar_one()
-    return "WITHOUT ROWID" in sql.upper()
+    ).scalar_one().upper()
+    return {option for option in ("AUTOINCREMENT", "WITHOUT ROWID") if option in sql}
 
 
 def _partial_indexes(connection: sa.Connection, table: str) -> dict[str, str]:
