@@ -1,126 +1,19 @@
-"""Push: exactly once, in order with parents first, partial rejection, counters that add up."""
+"""Push: in order with parents first, partial rejection, counters that add up (exactly once:
+test_push_exactly_once.py)."""
 
 from __future__ import annotations
 
-import threading
-from datetime import timedelta
-
 import pytest
-import sqlalchemy as sa
 
 from sync.errors import InvalidRequest
 from sync.protocol import MAX_PUSH_MUTATIONS, Op, Status
-from sync.push import stored_results
-from sync.retention import purge_receipts
-from sync.sqltypes import utcnow
 from tests.sync.harness import Harness, T, create, delete, uid, update
+from tests.sync.tech_work import count, device_row, labor
 
 
 @pytest.fixture
 def h(app) -> Harness:
     return Harness(app)
-
-
-def tech_batch(h: Harness, first_id: int = 1):
-    """A technician's offline work: take two gaskets from the van, start the job, log time."""
-    ids, tech = h.w.ids, h.w.users["tech_a"].id
-    return [
-        update(first_id, "van_stock", ids["van_a"], 1, {"quantity": 8}, base={"quantity": 10}),
-        update(first_id + 1, "work_order", ids["wo_a"], 1, {"status": "in_progress"},
-               base={"status": "dispatched"}),
-        create(first_id + 2, "time_entry", uid(), {
-            "work_order_id": ids["wo_a"], "technician_id": tech, "kind": "labor",
-            "started_at": "2026-03-02T08:00:00Z", "minutes": 45}),
-    ]
-
-
-def device_row(h: Harness, device: str):
-    d = T.device
-    rows = h.rows(d, d.c.device_id == h.device(device))
-    return rows[0] if rows else None
-
-
-def count(h: Harness, table: sa.Table) -> int:
-    with h.tx() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-
-
-def results_stored(h: Harness, device: str = "tech_a") -> int:
-    """How many mutations of the device have a stored result (a receipt)."""
-    with h.tx() as conn:
-        return len(stored_results(conn, T, h.device(device)))
-
-
-# -- exactly once -------------------------------------------------------------------------
-
-
-def test_a_batch_pushed_twice_answers_the_same_and_applies_nothing_twice(h):
-    batch = tech_batch(h)
-    first = h.push("tech_a", batch)
-    state = {e: h.record(e, i) for e, i in (("van_stock", h.w.ids["van_a"]),
-                                            ("work_order", h.w.ids["wo_a"]))}
-    logged, receipts = h.change_count(), results_stored(h)
-
-    again = h.push("tech_a", batch)
-
-    assert [r.status for r in first] == [Status.APPLIED] * 3
-    assert again == first
-    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8  # not 6
-    for entity, before in state.items():
-        assert h.record(entity, before.record_id).version == before.version
-    assert h.change_count() == logged
-    assert results_stored(h) == receipts == 3
-    assert count(h, T.receipt) == 1  # one receipt row for the push
-    assert len(h.rows(h.sync.registry["time_entry"].table)) == 1
-    assert device_row(h, "tech_a")["last_mutation_id"] == 3
-
-
-def test_a_replay_answers_what_was_answered_then_even_after_the_record_moved_on(h):
-    [first] = h.push("tech_a", [update(1, "van_stock", h.w.ids["van_a"], 1, {"quantity": 9},
-                                       base={"quantity": 10})])
-    h.write("van_stock", h.w.ids["van_a"], Op.UPDATE, {"quantity": 20})
-
-    [again] = h.push("tech_a", [update(1, "van_stock", h.w.ids["van_a"], 1, {"quantity": 9},
-                                       base={"quantity": 10})])
-
-    assert again == first
-    assert again.record.data["quantity"] == 9
-    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 20
-
-
-def test_a_batch_overlapping_an_applied_one_applies_only_the_new_mutations(h):
-    batch = tech_batch(h)
-    first = h.push("tech_a", batch[:2])
-    logged = h.change_count()
-    van_version = h.record("van_stock", h.w.ids["van_a"]).version
-
-    second = h.push("tech_a", batch[1:])
-
-    assert second[0] == first[1]
-    assert second[1].status is Status.APPLIED
-    assert h.record("van_stock", h.w.ids["van_a"]).version == van_version
-    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8
-    assert h.change_count() == logged + 1  # only the time entry
-    assert device_row(h, "tech_a")["last_mutation_id"] == 3
-
-
-def test_rejected_mutations_are_answered_the_same_on_replay_and_recorded_once(h):
-    batch = [update(1, "account", h.w.ids["acc_s1"], 1, {"name": "Not mine"})]
-    first = h.push("rep_n", batch)
-    again = h.push("rep_n", batch)
-    assert first == again
-    assert first[0].status is Status.REJECTED
-    assert len(h.rejections("rep_n")) == 1
-
-
-def test_each_device_has_its_own_mutation_ids(h):
-    van = h.w.ids["van_a"]
-    h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 9}, base={"quantity": 10})],
-           device="tablet")
-    [result] = h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 7},
-                                        base={"quantity": 10})], device="phone")
-    assert result.status is Status.MERGED
-    assert h.record("van_stock", van).data["quantity"] == 6
 
 
 # -- malformed batches --------------------------------------------------------------------
@@ -322,32 +215,6 @@ def test_a_stale_counter_change_without_its_base_value_is_rejected(h):
     assert h.record("van_stock", van).data["quantity"] == 12
 
 
-def test_a_retry_racing_the_original_delivery_applies_the_batch_once(h):
-    batch = tech_batch(h)
-    h.device("tech_a")
-    start = threading.Barrier(2)
-    answers: dict[int, object] = {}
-
-    def deliver(attempt: int) -> None:
-        start.wait()
-        try:
-            answers[attempt] = h.push("tech_a", batch)
-        except Exception as exc:  # surfaced by the assertion below
-            answers[attempt] = exc
-
-    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert answers[0] == answers[1], answers
-    assert [r.status for r in answers[0]] == [Status.APPLIED] * 3
-    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8
-    assert len(h.rows(h.sync.registry["time_entry"].table)) == 1
-    assert results_stored(h) == 3 and count(h, T.receipt) == 1
-
-
 def test_a_counter_merged_beyond_what_the_column_holds_rejects_only_its_own_mutation(h):
     ids = h.w.ids
     h.write("van_stock", ids["van_a"], Op.UPDATE, {"quantity": 12})  # the office restocks
@@ -387,26 +254,6 @@ def test_a_constraint_only_the_database_knows_rejects_only_its_own_mutation(h):
     assert [r["code"] for r in h.rejections("rep_n")] == ["integrity_error"]
 
 
-def labor(h: Harness, mutation_id: int, record_id: str, minutes: int = 30):
-    return create(mutation_id, "time_entry", record_id, {
-        "work_order_id": h.w.ids["wo_a"], "technician_id": h.w.users["tech_a"].id,
-        "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": minutes})
-
-
-def test_a_resent_superset_spanning_several_pushes_is_answered_from_each_ones_receipt(h):
-    batch, later = tech_batch(h), [labor(h, 4, uid()), labor(h, 5, uid())]
-    first, second = h.push("tech_a", batch), h.push("tech_a", later)
-    logged = h.change_count()
-
-    again = h.push("tech_a", [*batch[1:], *later, labor(h, 6, uid())])
-
-    assert again[:4] == [*first[1:], *second]
-    assert again[4].status is Status.APPLIED and again[4].error is None
-    assert h.change_count() == logged + 1
-    assert len(h.rows(h.sync.registry["time_entry"].table)) == 4
-    assert results_stored(h) == 6 and count(h, T.receipt) == 3
-
-
 def test_a_create_of_a_record_that_exists_is_rejected_and_the_rest_of_its_batch_applied(h):
     taken = uid()
     h.push("tech_a", [labor(h, 1, taken, minutes=30)])
@@ -432,29 +279,11 @@ def test_a_second_create_of_the_same_record_in_one_batch_is_rejected(h):
     assert h.record("time_entry", twice).data["minutes"] == 30
 
 
-def test_a_replay_after_its_receipts_expired_still_applies_nothing(h):
-    batch = tech_batch(h)
-    h.push("tech_a", batch)
-    with h.tx() as conn:
-        assert purge_receipts(conn, T, before=utcnow() + timedelta(seconds=1)) == 1  # a push
-    logged = h.change_count()
-
-    again = h.push("tech_a", batch)
-
-    assert [r.status for r in again] == [Status.APPLIED] * 3
-    assert {r.error.code for r in again} == {"receipt_expired"}
-    assert [r.mutation_id for r in again] == [1, 2, 3]
-    assert h.record("van_stock", h.w.ids["van_a"]).data["quantity"] == 8
-    assert h.change_count() == logged
-
-
 def test_a_time_entry_logged_on_a_work_order_reassigned_meanwhile_is_kept(h):
     entry = uid()
     h.write("work_order", h.w.ids["wo_a"], Op.UPDATE, {"technician_id": h.w.users["tech_b"].id})
 
-    [result] = h.push("tech_a", [create(1, "time_entry", entry, {
-        "work_order_id": h.w.ids["wo_a"], "technician_id": h.w.users["tech_a"].id,
-        "kind": "labor", "started_at": "2026-03-02T08:00:00Z", "minutes": 30})])
+    [result] = h.push("tech_a", [labor(h, 1, entry)])
 
     assert result.status is Status.CONFLICT, result.error
     assert not h.record("time_entry", entry).deleted
