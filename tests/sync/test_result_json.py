@@ -18,7 +18,7 @@ from sync.protocol import (
     compact_json,
 )
 from tests.sync.harness import Harness, create, uid, update
-from tests.sync.test_push_batches import tech_batch
+from tests.sync.tech_work import tech_batch
 
 texts = st.text(max_size=8)
 values = st.recursive(st.none() | st.booleans() | st.integers() | texts,
