@@ -6,7 +6,6 @@ overrides) alike, so every write to a replicated record follows the same rules.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from sync import hlc as hlc_mod
 from sync.entities import Actor, EntitySpec, FieldErrors, Registry
 from sync.errors import MutationRejected
-from sync.ids import new_id
+from sync.ids import CANONICAL_UUID, new_id
 from sync.merge import FieldMerge, MergeError, merge_fields
 from sync.policies import DeleteRule, Policy
 from sync.protocol import FieldConflict, Mutation, MutationResult, Op, RecordState, Status
@@ -399,13 +398,9 @@ def _load_base(spec: EntitySpec, base: Mapping[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-# The form every id takes in practice (sync.ids, str(uuid)): checked without building a UUID.
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
 def _valid_uuid(text: str) -> None:
     """Refuse an id that uuid.UUID does not take (any of its forms)."""
-    if type(text) is str and _CANONICAL_UUID.fullmatch(text):
+    if type(text) is str and CANONICAL_UUID.fullmatch(text):
         return
     try:
         uuid.UUID(text)

@@ -11,8 +11,14 @@ version 4 ids from other clients stay valid; they only cost more to store.
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
+
+# A UUID in the canonical form `new_id` and str(uuid) write: lowercase hex in 8-4-4-4-12
+# groups. Checking this pattern is much quicker than building a UUID; other spellings are
+# still UUIDs, to be checked by uuid.UUID.
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 _VERSION_7 = 0x7 << 76
 _VARIANT_RFC = 0b10 << 62

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 
 from marshmallow import fields, validate
 
 from server.fast_fields import FastField, Unsure, builder
+from sync.ids import CANONICAL_UUID
 
 
 class UUIDString(fields.String):
@@ -57,9 +57,6 @@ class UTCDateTime(fields.Field):
             return parsed.astimezone(UTC)
         except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
             raise self.make_error("invalid") from exc
-
-
-CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @builder(UUIDString)
