@@ -65,8 +65,7 @@ class Clock:
     def __init__(self, node: str, *, now_ms: Callable[[], int] | None = None, last: str = ZERO):
         self.node = node
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
-        start = Timestamp.parse(last)
-        self._wall, self._counter = start.wall_ms, start.counter
+        self._wall, self._counter, _ = _parse(last)
         self._lock = threading.Lock()
 
     def now(self) -> str:
