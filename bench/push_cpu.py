@@ -27,6 +27,7 @@ from pathlib import Path
 from bench.scenarios import data, seeding
 from sync.hlc import Clock
 from sync.ids import new_id
+from sync.protocol import Mutation, Op
 
 
 def bodies(territory_id: str, count: int, size: int) -> list[bytes]:
@@ -36,9 +37,9 @@ def bodies(territory_id: str, count: int, size: int) -> list[bytes]:
         mutations = []
         for record in data.accounts(territory_id, size, start=batch * size, label="C"):
             mutation_id += 1
-            mutations.append({"mutation_id": mutation_id, "entity": "account", "id": new_id(),
-                              "op": "create", "hlc": clock.now(),
-                              "fields": {k: v for k, v in record.items() if k != "id"}})
+            fields = {k: v for k, v in record.items() if k != "id"}
+            mutations.append(Mutation(mutation_id, "account", new_id(), Op.CREATE,
+                                      fields=fields, hlc=clock.now()).to_wire())
         out.append(json.dumps({"protocol": 1, "mutations": mutations}).encode())
     return out
 
