@@ -67,6 +67,22 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
                              tuple(v for row in values for v in row))
 
 
+def delete_keys(conn: sa.Connection, columns: Sequence[sa.Column],
+                keys: Iterable[tuple]) -> None:
+    """DELETE the rows whose `columns` (a table's primary key) hold one of `keys` (tuples):
+    one statement run for every key (an executemany), each a lookup in the primary key.
+    `(a, b) IN (VALUES ...)` would be one statement, but SQLite answers it by scanning the
+    whole table."""
+    keys = list(keys)
+    if not keys:
+        return
+    table = columns[0].table
+    names = [f"_k{i}" for i in range(len(columns))]
+    equal = (column == sa.bindparam(name) for column, name in zip(columns, names, strict=True))
+    conn.execute(table.delete().where(*equal),
+                 [dict(zip(names, key, strict=True)) for key in keys])
+
+
 def takes_values_lists(dialect: sa.Dialect) -> bool:
     """Whether `values_list` serves this dialect and driver (PostgreSQL through psycopg)."""
     return dialect.name == "postgresql" and dialect.paramstyle == "pyformat"

@@ -17,12 +17,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from sync.bulk import MAX_PARAMETERS, insert_ctes, insert_rows, takes_values_lists
+from sync.bulk import MAX_PARAMETERS, delete_keys, insert_ctes, insert_rows, takes_values_lists
 from sync.records import ChangeEntry
 from sync.store import SyncTables
 
 APPEND_LOCK_ID = 0x46534C47  # "FSLG": one advisory lock id for the whole log
 HORIZON = "horizon"
+TRUNCATE_CHUNK = 5000  # changes read per step of truncate_before
 
 
 @dataclass(frozen=True)
@@ -198,14 +199,31 @@ def truncate_before(conn: sa.Connection, tables: SyncTables, cutoff: datetime) -
 
     Devices whose cursor is below the new horizon must reset. Returns rows deleted.
     """
-    c, ck = tables.change, tables.change_key
+    c = tables.change
     last = conn.execute(sa.select(sa.func.max(c.c.seq)).where(c.c.created_at < cutoff)).scalar()
     if last is None:
         return 0
-    conn.execute(ck.delete().where(ck.c.seq <= last))
+    after = 0
+    while True:  # a few thousand changes at a time: the first truncation may meet millions
+        rows = conn.execute(sa.select(c.c.seq, c.c.scope_keys)
+                            .where(c.c.seq > after, c.c.seq <= last)
+                            .order_by(c.c.seq).limit(TRUNCATE_CHUNK)).all()
+        if not rows:
+            break
+        _delete_key_rows(conn, tables, rows)
+        after = rows[-1].seq
     deleted = conn.execute(c.delete().where(c.c.seq <= last)).rowcount
     set_horizon(conn, tables, last)
     return deleted
+
+
+def _delete_key_rows(conn: sa.Connection, tables: SyncTables, changes) -> None:
+    """Delete the key rows of `changes` ((seq, scope_keys) rows): a change's keys are its
+    scope_keys, so each key row is found by its primary key (sync_change_key has no other
+    index: every push writes to it, and only these deletes look rows up by seq)."""
+    ck = tables.change_key
+    delete_keys(conn, (ck.c.key, ck.c.seq),
+                ((key, seq) for seq, keys in changes for key in keys.split()))
 
 
 def compact(conn: sa.Connection, tables: SyncTables, before_seq: int) -> int:
@@ -215,7 +233,7 @@ def compact(conn: sa.Connection, tables: SyncTables, before_seq: int) -> int:
     the dropped changes' scope keys are folded into that latest change so a device that
     could see the record before it moved still receives its eviction. Returns rows dropped.
     """
-    c, ck = tables.change, tables.change_key
+    c = tables.change
     later = c.alias("later")
     superseded = conn.execute(
         sa.select(c.c.seq, c.c.scope_keys, sa.func.max(later.c.seq).label("latest"))
@@ -231,11 +249,10 @@ def compact(conn: sa.Connection, tables: SyncTables, before_seq: int) -> int:
         folded.setdefault(row.latest, set()).update(row.scope_keys.split())
     for latest, keys in folded.items():
         _add_keys_to(conn, tables, latest, keys)
+    _delete_key_rows(conn, tables, [(row.seq, row.scope_keys) for row in superseded])
     dropped = [row.seq for row in superseded]
     for start in range(0, len(dropped), 500):
-        chunk = dropped[start:start + 500]
-        conn.execute(ck.delete().where(ck.c.seq.in_(chunk)))
-        conn.execute(c.delete().where(c.c.seq.in_(chunk)))
+        conn.execute(c.delete().where(c.c.seq.in_(dropped[start:start + 500])))
     return len(dropped)
 
 

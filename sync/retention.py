@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from sync import changelog
+from sync.bulk import delete_keys
 from sync.store import SyncTables
 
 
@@ -38,11 +39,13 @@ def purge_tombstones(conn: sa.Connection, tables: SyncTables, *, deleted_before:
     with the log truncated at the same cutoff, so no retained cursor predates the purge.
     """
     r, rk = tables.record, tables.record_key
-    gone = sa.select(r.c.entity, r.c.record_id).where(
-        r.c.deleted.is_(True), r.c.updated_at < deleted_before)
-    conn.execute(rk.delete().where(sa.tuple_(rk.c.entity, rk.c.record_id).in_(gone)))
-    return conn.execute(r.delete().where(r.c.deleted.is_(True), r.c.updated_at < deleted_before)
-                        ).rowcount
+    old = sa.and_(r.c.deleted.is_(True), r.c.updated_at < deleted_before)
+    gone = conn.execute(sa.select(r.c.entity, r.c.record_id, r.c.scope).where(old)).all()
+    # a record's key rows are the keys its scope lists: each found by its primary key
+    delete_keys(conn, (rk.c.key, rk.c.entity, rk.c.record_id),
+                ((key, entity, record_id) for entity, record_id, scope in gone
+                 for key in scope.split()))
+    return conn.execute(r.delete().where(old)).rowcount
 
 
 def purge_receipts(conn: sa.Connection, tables: SyncTables, *, before: datetime) -> int:

@@ -36,6 +36,12 @@ def test_compaction_keeps_only_the_latest_change_of_each_record(app, client):
     assert rep.data("account", w.ids["acc_n1"])["city"] == "Husum"
 
 
+def record_keys(app) -> set[tuple[str, str, str]]:
+    rk = SYNC_TABLES.record_key
+    with app.app_context():
+        return set(db.session.execute(sa.select(rk.c.key, rk.c.entity, rk.c.record_id)).all())
+
+
 def test_retention_purges_old_tombstones_and_sends_stale_devices_to_reset(app, client):
     w = build_world(app)
     office = Device(client, w.user("office"))
@@ -43,12 +49,17 @@ def test_retention_purges_old_tombstones_and_sends_stale_devices_to_reset(app, c
     rep.sync()
     client.delete(f"/api/v1/records/contact/{w.ids['contact_n1']}", headers=bearer(office.token))
     app.config.update(SYNC_RETENTION_DAYS=-1)
+    keys_before = record_keys(app)
     report = sync_retention(app)
+    keys_after = record_keys(app)
     assert report.tombstones_purged == 1 and report.horizon > 0
-    r = SYNC_TABLES.record
+    r, rk = SYNC_TABLES.record, SYNC_TABLES.record_key
     with app.app_context():
         assert db.session.execute(sa.select(r).where(r.c.record_id == w.ids["contact_n1"])
                                   ).first() is None
+        # its scope key rows went with it (found by the keys its scope listed), no others
+        assert keys_after == {row for row in keys_before if row[2] != w.ids["contact_n1"]}
+        assert len(keys_after) < len(keys_before)
     response = rep.post("/api/v1/sync/pull", {"protocol": PROTOCOL_VERSION, "cursor": rep.cursor})
     assert response.status_code == 410
     assert response.get_json()["error"]["code"] == "reset_required"
