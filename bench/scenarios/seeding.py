@@ -137,18 +137,19 @@ def _clone_round(conn: sa.Connection, round_no: int, limit: int, exclude: str) -
         "json_set(r.payload, '$.account_number', json_extract(r.payload, '$.account_number') "
         "|| ?), r.deleted, r.updated_at FROM temp.bench_clone c CROSS JOIN sync_record r "
         "ON r.entity = 'account' AND r.record_id = c.src", (suffix,))
-    run("INSERT INTO sync_record_key (key, entity, record_id) SELECT CASE WHEN k.key = "
-        "'site:' || c.src THEN 'site:' || c.dst ELSE k.key END, k.entity, c.dst "
-        "FROM temp.bench_clone c CROSS JOIN sync_record_key k "
-        "ON k.entity = 'account' AND k.record_id = c.src")
+    # A record's key rows are the keys its scope lists (the key tables have no index by
+    # record): split the clone's scope, a few keys without spaces or quotes, as JSON.
+    keys = ("FROM temp.bench_clone c CROSS JOIN sync_record r "
+            "ON r.entity = 'account' AND r.record_id = c.dst "
+            "CROSS JOIN json_each('[\"' || replace(r.scope, ' ', '\",\"') || '\"]') k")
+    run(f"INSERT INTO sync_record_key (key, entity, record_id) SELECT k.value, 'account', "
+        f"c.dst {keys}")
     head = changelog.head(conn, SYNC_TABLES)
     run("INSERT INTO sync_change (seq, entity, record_id, version, deleted, scope_keys, "
         "device_id, created_at) SELECT ? + c.n, 'account', c.dst, r.version, r.deleted, "
         "r.scope, NULL, r.updated_at FROM temp.bench_clone c CROSS JOIN sync_record r "
         "ON r.entity = 'account' AND r.record_id = c.dst", (head,))
-    run("INSERT INTO sync_change_key (key, seq) SELECT k.key, ? + c.n "
-        "FROM temp.bench_clone c CROSS JOIN sync_record_key k "
-        "ON k.entity = 'account' AND k.record_id = c.dst", (head,))
+    run(f"INSERT INTO sync_change_key (key, seq) SELECT k.value, ? + c.n {keys}", (head,))
     return run("SELECT count(*) FROM temp.bench_clone").scalar()
 
 
