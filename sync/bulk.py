@@ -52,7 +52,7 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str
         return
     columns = tuple(rows[0])
     compiled = _compiled(conn.dialect, table, columns)
-    if compiled is None or any(len(row) != len(columns) for row in rows):
+    if compiled is None or set(map(len, rows)) != {len(columns)}:  # a C loop: 500-row inserts
         # defaults to fill, or rows of different shapes: SQLAlchemy's own path does that
         conn.execute(table.insert(), list(rows))
         return
