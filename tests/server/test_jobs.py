@@ -53,7 +53,7 @@ def test_retention_purges_old_tombstones_and_sends_stale_devices_to_reset(app, c
     report = sync_retention(app)
     keys_after = record_keys(app)
     assert report.tombstones_purged == 1 and report.horizon > 0
-    r, rk = SYNC_TABLES.record, SYNC_TABLES.record_key
+    r = SYNC_TABLES.record
     with app.app_context():
         assert db.session.execute(sa.select(r).where(r.c.record_id == w.ids["contact_n1"])
                                   ).first() is None
