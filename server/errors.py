@@ -49,6 +49,7 @@ SYNC_STATUS = {
     sync_errors.RecordNotFound: 404,
     sync_errors.ConflictNotOpen: 409,
     sync_errors.MutationRejected: 422,
+    sync_errors.ServerBusy: 503,
 }
 
 HTTP_CODES = {
@@ -96,7 +97,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sync_errors.SyncError)
     def _sync_error(exc: sync_errors.SyncError):
         status = SYNC_STATUS.get(type(exc), 400)
-        return _respond(status, exc.code, exc.message, exc.fields)
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return _respond(status, exc.code, exc.message, exc.fields, headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

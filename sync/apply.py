@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync import hlc as hlc_mod
+from sync import locking
 from sync.entities import Actor, EntitySpec, FieldErrors, Registry
 from sync.errors import MutationRejected
 from sync.ids import CANONICAL_UUID, new_id
@@ -278,7 +279,7 @@ class Applier:
     def _cascade(self, spec: EntitySpec, parent: Current) -> list[ChangeEntry]:
         """Children inherit scope: re-key them (and theirs) after the parent's keys changed."""
         entries = []
-        for child_spec, child_id in self.store.children_of(spec, parent.record_id):
+        for child_spec, child_id in self.store.children_of(spec, parent.record_id, lock=True):
             child = self.store.get(child_spec.name, child_id)
             keys = self.store.scope_of(child_spec, child_id, child.data)
             if keys == child.keys:
@@ -315,16 +316,15 @@ class Applier:
         ])
 
     def prefetch(self, mutations, *, look_up_creates: bool = True) -> None:
-        """Load the batch's records and the records they reference in a few queries; the
-        records it updates or deletes are locked first (see RecordStore.prefetch).
+        """Load the batch's records and the records they reference in a few queries, then
+        lock what the batch writes and the ancestors it inherits scope from, and read those
+        again (see `lock`).
 
         Without `look_up_creates`, the records the batch creates are taken to be new, not
         looked up (for a push of 500 new records, 2% of its time): for a caller whose bulk
         write then fails on any that exists after all (on its primary key), and who applies
         the batch again, looking them up (sync.push).
         """
-        self.store.prefetch(((m.entity, m.record_id) for m in mutations
-                             if m.op != Op.CREATE), lock=True)
         if not look_up_creates:
             self.store.assume_absent((m.entity, m.record_id) for m in mutations
                                      if m.op == Op.CREATE)
@@ -339,6 +339,22 @@ class Applier:
                 if isinstance(value, str) and target in self.registry:
                     wanted.append((target, value))
         self.store.prefetch(wanted)
+        self.lock(mutations)
+
+    def lock(self, mutations) -> None:
+        """Lock the records `mutations` write (exclusively) and their scope ancestors
+        (shared), in the global order of sync.locking, so every decision below is made on
+        the latest committed versions. Raises LockPlanChanged when a record was moved to
+        another parent before its lock was granted: the transaction must run again."""
+        store = self.store
+
+        def data(entity: str, record_id: str):
+            record = store.get(entity, record_id)
+            return None if record is None else record.data
+
+        store.lock(locking.plan(self.registry, mutations, data))
+        if locking.missing(locking.plan(self.registry, mutations, data), store.locked):
+            raise locking.LockPlanChanged("a record moved to another parent meanwhile")
 
 
 class RecordLookup:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from sync.checkpoint import FALLBACK_PAGES, WalCheckpointer
+from sync.errors import RetryTransaction, ServerBusy
+
+T = TypeVar("T")
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was
+# rolled back and may simply be run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 6
 
 _BEGIN_OPTION = "fieldsync_begin"
 
@@ -90,3 +100,32 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     checkpointer = getattr(engine, "_fieldsync_checkpointer", None)
     if checkpointer is not None:  # SQLite: copy the log back, not in the next commit
         checkpointer.poke()
+
+
+def retrying(engine: sa.Engine, work: Callable[[sa.Connection], T], *,
+             attempts: int = WRITE_ATTEMPTS, pause: float = 0.01) -> T:
+    """`work(conn)` in a write transaction, run again from the start (after a short random
+    pause, doubling each time) when it meets a concurrent writer it cannot wait out: a
+    deadlock or serialization failure reported by PostgreSQL, or RetryTransaction raised by
+    the engine. `work` must have no effect outside the transaction. Raises ServerBusy when
+    the last of `attempts` fails the same way, so a client is told to retry, never 500.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with write_transaction(engine) as conn:
+                return work(conn)
+        except (sa.exc.DBAPIError, RetryTransaction) as exc:
+            if not _retryable(exc):
+                raise
+            if attempt == attempts:
+                raise ServerBusy("the server is busy with concurrent changes to the same "
+                                 "records; send the request again") from exc
+        time.sleep(random.uniform(0, pause * 2 ** attempt))
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, RetryTransaction):
+        return True
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES

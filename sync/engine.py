@@ -70,13 +70,14 @@ class SyncEngine:
         now = now or utcnow()
         applier = Applier(conn, self.tables, self.registry, actor, clock=self.clock, now=now)
         entries, results = [], []
-        applier.store.prefetch(((entity, record_id) for entity, record_id, _, _ in changes),
-                               lock=True)
-        for entity, record_id, op, fields in changes:
-            current = applier.store.get(entity, record_id)
-            mutation = Mutation(0, entity, record_id, Op(op),
+        planned = [Mutation(0, entity, record_id, Op(op), fields=dict(fields))
+                   for entity, record_id, op, fields in changes]
+        applier.prefetch(planned)
+        for m in planned:
+            current = applier.store.get(m.entity, m.record_id)
+            mutation = Mutation(0, m.entity, m.record_id, m.op,
                                 base_version=current.version if current else None,
-                                fields=dict(fields))
+                                fields=m.fields)
             outcome = applier.apply(mutation)
             entries += outcome.changes
             results.append(outcome.result)

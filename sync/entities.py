@@ -122,6 +122,16 @@ class Registry:
         for spec in self.specs.values():
             if isinstance(spec.scope, Inherit):
                 self.children[spec.scope.entity].append(spec)
+        # Depth in the scope inheritance tree (0: keys of its own): writers lock records
+        # shallowest first (sync.locking)
+        self.depth: dict[str, int] = {}
+        level = [s.name for s in self.specs.values() if not isinstance(s.scope, Inherit)]
+        for depth in range(len(self.specs) + 1):
+            self.depth.update((name, depth) for name in level)
+            level = [child.name for name in level for child in self.children[name]]
+        if len(self.depth) != len(self.specs):
+            raise ValueError("scope inheritance has a cycle: "
+                             + ", ".join(sorted(set(self.specs) - set(self.depth))))
 
     def __getitem__(self, name: str) -> EntitySpec:
         return self.specs[name]

@@ -20,6 +20,22 @@ class SyncError(Exception):
         self.fields = fields or {}
 
 
+class RetryTransaction(SyncError):
+    """The transaction met a concurrent writer in a way it cannot resolve by waiting (a
+    deadlock, a lock plan that changed): roll back and run it again. Never reaches a client:
+    the caller retries (sync.database.retrying), a bounded number of times, then answers
+    ServerBusy (the code a client would see if one ever escaped)."""
+
+    code = "server_busy"
+
+
+class ServerBusy(SyncError):
+    """A write kept meeting concurrent writers and gave up after its retries: send it again
+    later (nothing of it was applied)."""
+
+    code = "server_busy"
+
+
 class InvalidRequest(SyncError):
     """The request as a whole is malformed (not one mutation of it)."""
 

@@ -10,6 +10,7 @@ bracket one mutation, so a rejected mutation leaves no trace in memory either.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -21,11 +22,13 @@ import sqlalchemy as sa
 from sync.bulk import insert_rows
 from sync.entities import EntitySpec, Inherit, Registry
 from sync.frozen import quick_init
+from sync.locking import missing
 from sync.protocol import record_json
 from sync.store import SyncTables
 
 Key = tuple[str, str]
 _ABSENT = object()
+_NOTHING: Mapping = {}
 
 
 @quick_init
@@ -74,12 +77,12 @@ def _prefetch_query(tables: SyncTables, parts: int):
 
 
 @functools.lru_cache(maxsize=8)
-def _locking_query(tables: SyncTables):
+def _locking_query(tables: SyncTables, exclusive: bool):
     r = tables.record
     return (sa.select(*_record_columns(r))
             .where(r.c.entity == sa.bindparam("entity"),
                    r.c.record_id.in_(sa.bindparam("ids", expanding=True)))
-            .order_by(r.c.record_id).with_for_update())
+            .order_by(r.c.record_id).with_for_update(read=not exclusive))
 
 
 # Built once per table: every push runs them, and building a statement (and its cache key)
@@ -122,6 +125,7 @@ class RecordStore:
         self._dirty: dict[Key, datetime] = {}  # records whose sync view must be written
         self._conflicts: list[dict[str, Any]] = []
         self._made: set[tuple[str, str, int]] = set()  # versions written by this transaction
+        self.locked: dict[Key, bool] = {}  # records locked: key -> exclusively
         self._journal: list[tuple[dict, Key, Any]] | None = None
         # the sync view's JSON of each record as last flushed: (version, payload)
         self.payloads: dict[Key, tuple[int, str]] = {}
@@ -160,32 +164,45 @@ class RecordStore:
             self.prefetch([key])
         return self._cache[key]
 
-    def prefetch(self, keys: Iterable[Key], *, lock: bool = False) -> None:
-        """Load many records in one query (one per entity when locking).
-
-        With `lock`, the rows are locked until the transaction ends (PostgreSQL; SQLite's
-        writers are serialised already), in key order so writers wait rather than deadlock:
-        two writers changing the same record then merge one after the other, the second on
-        top of the first's committed version instead of overwriting it with a stale copy.
-        Lock the records to be written before reading anything else in the transaction.
-        """
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        """Load many records in a few queries, without locking them (see `lock`)."""
         wanted: dict[str, dict[str, None]] = {}  # ids per entity, in order, once each
-        for entity, record_id in sorted(keys) if lock else keys:
+        for entity, record_id in keys:
             if (entity, record_id) not in self._cache and record_id:
                 wanted.setdefault(entity, {})[record_id] = None
         chunks = [(entity, ids[start:start + _CHUNK])
                   for entity, ids in ((e, list(found)) for e, found in wanted.items())
                   for start in range(0, len(ids), _CHUNK)]
-        if lock and self.conn.dialect.name == "postgresql":
-            for entity, ids in chunks:  # FOR UPDATE, in id order: one query per entity
-                self._remember(self.conn.execute(_locking_query(self.t), {
-                    "entity": entity, "ids": ids}), [(entity, ids)])
-            return
         for start in range(0, len(chunks), _PARTS):
             part = chunks[start:start + _PARTS]
             params = {f"{name}_{i}": value for i, (entity, ids) in enumerate(part)
                       for name, value in (("entity", entity), ("ids", ids))}
             self._remember(self.conn.execute(_prefetch_query(self.t, len(part)), params), part)
+
+    def lock(self, wanted: Mapping[Key, bool]) -> None:
+        """Lock records until the transaction ends and read them again: key -> exclusive
+        (FOR UPDATE) or shared (FOR SHARE), in the global order of sync.locking (depth in
+        the scope tree, entity, id). What this transaction wrote itself it holds already.
+
+        On PostgreSQL a locked copy is the latest committed version, so a writer that waited
+        decides on what the writer before it committed, never on a stale read. SQLite's
+        writers are serialised by its write lock, so there the records are only loaded.
+        """
+        todo = missing(wanted, self.locked)
+        if self.conn.dialect.name != "postgresql":
+            self.prefetch(todo)
+            self.locked.update((key, True) for key in todo)
+            return
+        todo.sort(key=lambda k: (self.registry.depth[k[0]], k))
+        for (entity, exclusive), run in itertools.groupby(
+                todo, key=lambda k: (k[0], wanted[k])):
+            ids = [record_id for _, record_id in run]
+            for start in range(0, len(ids), _CHUNK):
+                part = ids[start:start + _CHUNK]
+                rows = self.conn.execute(_locking_query(self.t, exclusive),
+                                         {"entity": entity, "ids": part})
+                self._remember(rows, [(entity, part)], keep=self._dirty)
+            self.locked.update(((entity, i), exclusive) for i in ids)
 
     def assume_absent(self, keys: Iterable[Key]) -> None:
         """Take records not read yet to be missing, without a query (see Applier.prefetch):
@@ -194,10 +211,15 @@ class RecordStore:
             if key not in self._cache:
                 self._cache[key] = self._stored[key] = None
 
-    def _remember(self, rows, chunks: list[tuple[str, list[str]]]) -> None:
+    def _remember(self, rows, chunks: list[tuple[str, list[str]]], *,
+                  keep: Mapping[Key, Any] = _NOTHING) -> None:
+        """Cache what `rows` hold of the records named in `chunks` (missing: None), except
+        the records in `keep` (written here: the cached copy is newer)."""
         found = {(row.entity, row.record_id): row for row in rows}
         for entity, ids in chunks:
             for record_id in ids:
+                if (entity, record_id) in keep:
+                    continue
                 row = found.get((entity, record_id))
                 current = None if row is None else Current(
                     entity, record_id, row.version, row.hlc,
@@ -219,15 +241,21 @@ class RecordStore:
                 return record_id
         return None
 
-    def children_of(self, spec: EntitySpec, record_id: str) -> list[tuple[EntitySpec, str]]:
-        """Records whose scope is inherited from this record (live and deleted)."""
+    def children_of(self, spec: EntitySpec, record_id: str, *,
+                    lock: bool = False) -> list[tuple[EntitySpec, str]]:
+        """Records whose scope is inherited from this record (live and deleted); with
+        `lock`, locked for update (the caller holds this record exclusively, see
+        sync.locking) and read again."""
         found = []
         for child in self.registry.children[spec.name]:
             column = child.table.c[child.scope.field]
             ids = set(self.conn.execute(
                 sa.select(child.table.c.id).where(column == record_id)).scalars())
             ids.update(self._unflushed_ids(child.name))
-            self.prefetch((child.name, i) for i in ids)
+            if lock:
+                self.lock({(child.name, i): True for i in ids})
+            else:
+                self.prefetch((child.name, i) for i in ids)
             found.extend((child, i) for i in sorted(ids)
                          if (c := self.get(child.name, i)) is not None
                          and c.data.get(child.scope.field) == record_id)

@@ -18,7 +18,7 @@ from server.errors import ApiError, not_found
 from server.extensions import db
 from server.http import json_body
 from server.models import OFFICE_ROLES, SYNC_TABLES
-from sync.database import write_transaction
+from sync.database import retrying
 from sync.errors import MutationRejected
 from sync.ids import new_id
 from sync.protocol import Op
@@ -43,9 +43,8 @@ def _write(entity: str, record_id: str, op: Op, fields: dict):
     principal = current_principal()
     db.session.rollback()
     try:
-        with write_transaction(db.engine) as conn:
-            actor = principal.actor(None)
-            result = sync_engine().write(conn, entity, record_id, op, fields, actor=actor)
+        result = retrying(db.engine, lambda conn: sync_engine().write(
+            conn, entity, record_id, op, fields, actor=principal.actor(None)))
     except MutationRejected as exc:
         raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
                        exc.fields) from exc

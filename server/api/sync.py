@@ -18,7 +18,7 @@ from server.compiled_schema import CompiledSchema
 from server.errors import ApiError
 from server.extensions import db
 from server.http import json_body
-from sync.database import read_transaction, write_transaction
+from sync.database import read_transaction, retrying
 from sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_PULL_LIMIT,
@@ -123,9 +123,8 @@ def push():
     protocol, mutations = pushed()
     _check_protocol(protocol)
     principal = current_principal()
-    with write_transaction(db.engine) as conn:
-        actor = principal.actor(principal.device_id)
-        results = sync_engine().push_json(conn, actor, mutations)
+    results = retrying(db.engine, lambda conn: sync_engine().push_json(
+        conn, principal.actor(principal.device_id), mutations))
     # Each result is JSON already (as stored in its receipt): splice, do not re-encode.
     text = f'{{"protocol":{PROTOCOL_VERSION},"results":[{",".join(results)}]}}'
     return Response(text, mimetype="application/json")

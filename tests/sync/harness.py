@@ -58,6 +58,11 @@ class Harness:
         """A stable device id per device name (a user may have several devices)."""
         return self.devices.setdefault(name, uid())
 
+    def actor(self, user: str, conn: sa.Connection, device: str | None = None):
+        """`user` as the engine's actor, from `device` (default: the user's one device)."""
+        created = self.w.users[user]
+        return actor_for(conn, created.id, created.role, self.device(device or user))
+
     def push(self, user: str, mutations: Sequence[Mutation],
              device: str | None = None) -> list[MutationResult]:
         """Push as `user` from `device` (default: the user's one device)."""
