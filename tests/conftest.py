@@ -23,6 +23,17 @@ def pytest_report_header(config):
     return f"fieldsync database backend: {backend()}"
 
 
+def pytest_terminal_summary(terminalreporter):
+    """What the concurrency suite checked in this process (not summed across xdist workers:
+    the soak run, .ci/soak, runs in one process)."""
+    from tests.concurrency.race import TOTALS
+
+    if TOTALS["races"]:
+        terminalreporter.write_line(
+            "races: {races} rounds, {acknowledged} acknowledged writes and {rejected} "
+            "rejections checked, {lost} lost".format(**TOTALS))
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """One database per test session (per xdist worker), schema created from the models."""

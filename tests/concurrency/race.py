@@ -31,6 +31,8 @@ from tests.device import Device
 from tests.helpers import bearer
 
 ROUNDS = int(os.environ.get("FIELDSYNC_RACE_ROUNDS", "8"))
+# What this process checked, for the summary line (tests/conftest.py)
+TOTALS = {"races": 0, "acknowledged": 0, "rejected": 0, "lost": 0}
 ACKNOWLEDGED = {"applied", "merged", "conflict"}
 
 
@@ -54,6 +56,7 @@ def at_once(*actions: Callable[[], Any], jitter: float = 0.004) -> list[Any]:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    TOTALS["races"] += 1
     assert not any(t.is_alive() for t in threads), "an action hung (a lock never released?)"
     if errors:
         raise errors[0]
@@ -95,7 +98,13 @@ class Ledger:
         rejection with its full payload."""
         with app.app_context():
             for dev, m, result in self.pushes:
-                _check_one(dev, m, result)
+                try:
+                    _check_one(dev, m, result)
+                except AssertionError:
+                    TOTALS["lost"] += 1
+                    raise
+                rejected = result["status"] == "rejected"
+                TOTALS["rejected" if rejected else "acknowledged"] += 1
                 self.checked += 1
         self.pushes.clear()
 

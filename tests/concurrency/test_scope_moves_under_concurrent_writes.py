@@ -141,6 +141,22 @@ def test_an_order_line_added_while_its_account_changes_territory_follows_its_ord
         settle(app, rep_n, rep_s)
 
 
+def test_an_order_line_added_while_its_order_moves_to_another_account_follows_the_order(
+        app, w, ledger):
+    rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
+    office = device(app, w.users["office"])
+    for _ in range(ROUNDS):
+        acc, _contact = s.account(app, w)
+        order = s.draft_order(app, w, acc)
+        rep_n.sync()
+        line = s.create("order_line", {"order_id": order, "product_id": w.ids["product2"],
+                                       "quantity": 1})
+        at_once(push_recorded(ledger, rep_n, line),
+                partial(office_patch, office, "order", order, {"account_id": w.ids["acc_s1"]}))
+        ledger.check_acknowledged(app)
+        settle(app, rep_n, rep_s)
+
+
 def test_a_visit_updated_while_its_account_changes_territory_is_never_lost(app, w, ledger):
     rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
     office = device(app, w.users["office"])
