@@ -142,3 +142,14 @@ def test_an_installation_with_a_device_does_not_take_over_another_unnamed_one(cl
     sign_in(client, rep, "old phone", None)
     mine = sign_in(client, rep, "laptop", LAPTOP)["device"]
     assert sign_in(client, rep, "old phone", LAPTOP)["device"] == mine
+
+
+def test_another_user_on_the_same_installation_gets_a_device_and_stream_of_its_own(
+        app, client, rep):
+    other = create_user(app, role=Role.REP, email="omar@example.test", territory_codes=["NORTH"])
+    mine = sign_in(client, rep, "shared tablet", LAPTOP)["device"]
+    theirs = sign_in(client, other, "shared tablet", LAPTOP)["device"]
+
+    assert theirs["id"] != mine["id"]
+    assert theirs["name"] == "shared tablet"  # names are per user
+    assert device_row(app, theirs["id"]).stream_id == theirs["id"]
