@@ -41,7 +41,7 @@ def register_device(session: Session, user: User, name: str, *, now: datetime,
         with session.begin_nested():
             device = _resolve(session, user, name, installation_id, now)
     except IntegrityError:
-        # The same installation signed in twice at once: take the device the other made.
+        # A login at the same moment made this device or took the name: look again.
         device = _resolve(session, user, name, installation_id, now)
     device.last_seen_at = now
     device.last_seen_ip = _address(address)
@@ -55,9 +55,22 @@ def _resolve(session: Session, user: User, name: str, installation_id: str | Non
     if named is not None and named.revoked_at is not None:
         raise DeviceNameRevoked()
     if installation_id is None:
-        if named is not None and named.installation_id is not None:
-            raise DeviceNameTaken()
-        return named or _create(session, user, name, None, None, now)
+        return _unbound(session, user, name, named, now)
+    return _installation_device(session, user, name, named, installation_id, now)
+
+
+def _unbound(session: Session, user: User, name: str, named: Device | None,
+             now: datetime) -> Device:
+    """A client sending no installation id: one device per name, as before ids."""
+    if named is not None and named.installation_id is not None:
+        raise DeviceNameTaken()
+    return named or _create(session, user, name, None, None, now)
+
+
+def _installation_device(session: Session, user: User, name: str, named: Device | None,
+                   installation_id: str, now: datetime) -> Device:
+    """The installation's active device; else the unbound one of that name it takes over
+    (its first login with an id); else a new one, continuing its revoked ones' stream."""
     own = _installed(session, user.id, installation_id)
     active = next((d for d in own if d.revoked_at is None), None)
     if active is not None:

@@ -153,3 +153,15 @@ def test_another_user_on_the_same_installation_gets_a_device_and_stream_of_its_o
     assert theirs["id"] != mine["id"]
     assert theirs["name"] == "shared tablet"  # names are per user
     assert device_row(app, theirs["id"]).stream_id == theirs["id"]
+
+
+def test_the_admin_device_list_shows_which_devices_are_one_installation(app, client, rep):
+    admin = create_user(app, role=Role.ADMIN, email="ada@example.test")
+    token = sign_in(client, admin, "office", None)["access_token"]
+    old = sign_in(client, rep, "laptop", LAPTOP)["device"]
+    revoke(app, old["id"])
+    new = sign_in(client, rep, "laptop again", LAPTOP)["device"]
+
+    listed = client.get("/api/v1/admin/devices", headers=bearer(token)).get_json()["devices"]
+    installations = {d["name"]: d["installation_id"] for d in listed}
+    assert installations == {"office": None, old["name"]: LAPTOP, new["name"]: LAPTOP}
