@@ -127,6 +127,7 @@ def _change(metadata: sa.MetaData) -> sa.Table:
         # Scope keys the record had before and after the change, space separated: a device
         # that could see either gets the change (as an update or as an eviction).
         sa.Column("scope_keys", sa.Text, nullable=False),
+        # The receipt stream (Actor.stream) whose push made the change: whose own it is.
         sa.Column("device_id", ID),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Index("ix_sync_change_record", "entity", "record_id", "seq"),

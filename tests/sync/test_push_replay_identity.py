@@ -14,7 +14,7 @@ from sync.protocol import Status
 from sync.push import fingerprint
 from sync.retention import purge_receipts
 from sync.sqltypes import utcnow
-from tests.sync.harness import Harness, T, create, uid, update
+from tests.sync.harness import Harness, T, create, delete, uid, update
 from tests.sync.tech_work import count, labor, tech_batch
 
 
@@ -135,5 +135,26 @@ def test_two_devices_of_one_receipt_stream_apply_a_mutation_once(h):
     assert count(h, T.receipt) == 1
     assert [r["device_id"] for r in h.rows(T.device)] == [old]
     assert {r["device_id"] for r in h.rows(T.change, T.change.c.device_id.is_not(None))} \
-        == {old}  # the log names the device that made the change
+        == {old}  # the log names the stream whose push made the change
     assert h.rows(T.receipt, sa.true())[0]["device_id"] == old
+
+
+def test_an_edit_in_doubt_then_a_delete_from_the_installations_next_device_deletes(h):
+    # The edit went out from the revoked device, its answer lost; the delete, made on top
+    # of it offline, goes out from the device signed in after: it is the same installation's
+    # own edit, not a concurrent update the delete must lose to.
+    contact, user = h.w.ids["contact_n1"], h.w.users["rep_n"]
+    old, new = uid(), uid()
+    edit = update(1, "contact", contact, 1, {"phone": "+33 6 00"}, base={"phone": None})
+
+    def push_as(device_id: str, mutations):
+        with h.tx() as conn:
+            actor = actor_for(conn, user.id, user.role, device_id)
+            return h.sync.push(conn, dataclasses.replace(actor, stream_id=old), mutations)
+
+    push_as(old, [edit])
+    replayed, deleted = push_as(new, [edit, delete(2, "contact", contact, 1)])
+
+    assert (replayed.status, deleted.status) == (Status.APPLIED, Status.APPLIED)
+    assert h.record("contact", contact).deleted
+    assert h.conflicts("contact", contact) == []
