@@ -64,9 +64,12 @@ class Api:
         raise ServerError(response.status_code, error.get("code", "http_error"),
                           error.get("message", ""), error.get("fields") or {})
 
-    def login(self, email: str, password: str, device_name: str) -> dict:
-        return self.call("POST", "/auth/login", json={"email": email, "password": password,
-                                                      "device_name": device_name})
+    def login(self, email: str, password: str, device_name: str,
+              installation_id: str | None = None) -> dict:
+        body = {"email": email, "password": password, "device_name": device_name}
+        if installation_id is not None:
+            body["installation_id"] = installation_id
+        return self.call("POST", "/auth/login", json=body)
 
     def refresh(self, refresh_token: str) -> dict:
         return self.call("POST", "/auth/refresh", json={"refresh_token": refresh_token})

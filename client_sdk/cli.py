@@ -124,6 +124,8 @@ def login(config: CliContext, server_url: str | None, email: str | None,
         raise CliError(f"cannot reach the server at {server_url}", EXIT_OFFLINE) from exc
     except ServerError as exc:
         raise CliError(f"sign-in refused: {exc.message} ({exc.code})") from exc
+    # The server's name for this installation's device: its first one, or numbered.
+    device_name = client.store.meta("device_name") or device_name
     config.emit({"user": user, "device_name": device_name, "server": server_url},
                 f"Signed in to {server_url} as {user['name']} <{user['email']}> ({user['role']})"
                 f" on device {device_name!r}. Run `fieldsync-client sync` to download.")

@@ -81,8 +81,14 @@ class SyncClient:
     # -- session ---------------------------------------------------------------------------
 
     def login(self, email: str, password: str, device_name: str) -> dict[str, Any]:
-        """Sign in this device; raises ServerError (e.g. invalid_credentials) or OfflineError."""
-        answer = self._api.login(email, password, device_name)
+        """Sign in this device; raises ServerError (e.g. invalid_credentials) or OfflineError.
+
+        The replica's installation id goes with it, so the server gives this replica its
+        own device: `device_name` names it when it is new (numbered when another
+        installation has the name) and the device keeps its name after; a replica whose
+        device was revoked gets a new one that continues its de-duplication of pushes.
+        """
+        answer = self._api.login(email, password, device_name, self.store.installation_id())
         self.session.save(answer)
         self._clock.node = answer["device"]["id"]
         return answer["user"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -168,6 +169,17 @@ class LocalStore:
     def set_meta(self, db: sqlite3.Connection, **values: str | None) -> None:
         db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                        list(values.items()))
+
+    def installation_id(self) -> str:
+        """This replica's installation id, made once (a random UUID): the server binds the
+        device to it, and a replica that forgot it would lose its receipt stream
+        (docs/protocol.md §3, §9). No fsync of its own: the tokens of the login that first
+        sends it are made durable, which puts it on disk too, before anything is pushed."""
+        with self._lock:
+            if self.meta("installation_id") is None:
+                with self.transaction() as db:
+                    self.set_meta(db, installation_id=str(uuid.uuid4()))
+            return self.meta("installation_id")
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -194,13 +194,14 @@ class Applier:
         The device's own earlier mutations of the record raise its version too (earlier in
         this batch, or in a batch whose answer it has not stored yet): deleting what it
         edited itself is no concurrent update. A version is the device's if this transaction
-        wrote it, or if the change log's first entry for it names the device; a version whose
-        entries were compacted away counts as someone else's.
+        wrote it, or if the change log's first entry for it names the device's receipt stream
+        (so a device signed in after a revoked one of its installation owns what that one
+        wrote); a version whose entries were compacted away counts as someone else's.
         """
         versions = range(base_version + 1, current.version + 1)
         unknown = [v for v in versions
                    if not self.store.made_here(current.entity, current.record_id, v)]
-        if not unknown or self.actor.device_id is None:
+        if not unknown or self.actor.stream is None:
             return bool(unknown)
         c = self.tables.change
         rows = self.conn.execute(
@@ -211,7 +212,7 @@ class Applier:
         authors: dict[int, str | None] = {}
         for version, device_id in rows:
             authors.setdefault(version, device_id)  # later entries only re-key (a cascade)
-        return any(authors.get(v) != self.actor.device_id for v in unknown)
+        return any(authors.get(v) != self.actor.stream for v in unknown)
 
     # -- rules shared by the operations --------------------------------------------------
 
@@ -291,7 +292,7 @@ class Applier:
 
     def _entry(self, record: Current, keys: frozenset[str]) -> ChangeEntry:
         return ChangeEntry(record.entity, record.record_id, record.version, record.deleted,
-                           keys, self.actor.device_id, self.now)
+                           keys, self.actor.stream, self.now)
 
     def _result(self, m: Mutation, status: Status, record: Current,
                 conflicts) -> MutationResult:

@@ -41,12 +41,24 @@ class RecordCodec(Protocol):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who writes or reads: a user on a device (device None for server-side changes)."""
+    """Who writes or reads: a user on a device (device None for server-side changes).
+
+    `stream_id` names the device's receipt stream (docs/protocol.md §6.3): the mutation ids
+    it has handled and their receipts. Devices of one installation share one, so a device
+    that replaced a revoked one is answered for what the old one sent; None: the device's
+    own id.
+    """
 
     user_id: str | None
     role: str
     keys: frozenset[str]
     device_id: str | None = None
+    stream_id: str | None = None
+
+    @property
+    def stream(self) -> str | None:
+        """The id the device's pushes are de-duplicated under."""
+        return self.stream_id or self.device_id
 
     def sees(self, keys: Iterable[str]) -> bool:
         return ALL in self.keys or not self.keys.isdisjoint(keys)

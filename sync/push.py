@@ -1,17 +1,22 @@
 """Push: apply a device's batch exactly once, in one transaction, answering per mutation.
 
-The device row is locked first, so two deliveries of the same batch (a retry racing the
-original) run one after the other; mutations at or below the device's last applied id are
-answered from the stored receipts and applied nothing twice. A push's receipt is one row
-holding the results of all the mutations it handled.
+The device's receipt stream (Actor.stream: devices of one installation share one) is locked
+first, so two deliveries of the same batch (a retry racing the original) run one after the
+other; mutations at or below the stream's last handled id are answered from the stored
+receipts and applied nothing twice. A push's receipt is one row holding the results of all
+the mutations it handled, and their fingerprints: a replay is answered from a receipt only
+when it is the mutation that was handled under its id.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -58,8 +63,8 @@ def _push(conn, tables, registry, actor, mutations, *, clock, now):
     """(result, its JSON or None) per mutation."""
     _check_batch(mutations)
     now = now or utcnow()
-    last = _lock_device(conn, tables, actor.device_id, now)
-    replayed = _receipts(conn, tables, actor.device_id,
+    last = _lock_device(conn, tables, actor.stream, now)
+    replayed = _receipts(conn, tables, actor.stream,
                          [m for m in mutations if m.mutation_id <= last])
     fresh = [m for m in mutations if m.mutation_id > last]
     outcomes, payloads = _apply_fresh(conn, tables, registry, actor, fresh, clock, now)
@@ -181,33 +186,88 @@ def _device_lock_query(dialect: str, device: sa.Table):
     ).returning(device.c.last_mutation_id)
 
 
-def _receipts(conn, tables: SyncTables, device_id: str, replays: list[Mutation]) -> dict:
+NEVER_HANDLED = ("at or below the last mutation id handled, but never handled itself: ids "
+                 "must increase; send the change under a new id")
+REUSED = "this mutation id was handled for another change; send the change under a new id"
+
+
+def _receipts(conn, tables: SyncTables, stream: str, replays: list[Mutation]) -> dict:
+    """The answers to mutations at or below the stream's last handled id: each one's stored
+    result when it is the very mutation handled under its id; else refused, never answered
+    with another mutation's result."""
     if not replays:
         return {}
-    stored = stored_results(conn, tables, device_id, replays[0].mutation_id,
-                            replays[-1].mutation_id)
-    found = {}
-    for m in replays:
-        result = stored.get(m.mutation_id)
-        # No receipt: it was purged after its retention; the mutation was handled long ago.
-        found[m.mutation_id] = MutationResult.from_wire(result) if result else MutationResult(
-            m.mutation_id, Status.APPLIED, m.entity, m.record_id,
-            error=ErrorInfo("receipt_expired", "already handled; its receipt has expired"))
-    return found
+    stored = _stored_receipts(conn, tables, stream, replays[0].mutation_id,
+                              replays[-1].mutation_id)
+    kept_from = None
+    if any(m.mutation_id not in stored for m in replays):
+        kept_from = _oldest_receipt(conn, tables, stream)
+    return {m.mutation_id: _replay(m, stored.get(m.mutation_id), kept_from) for m in replays}
+
+
+def _replay(m: Mutation, stored: tuple[dict, str | None] | None,
+            kept_from: int | None) -> MutationResult:
+    if stored is None:
+        # Receipts go oldest first, so an id at or above the oldest one kept that has none
+        # was never handled; below it, it was handled so long ago its receipt has expired.
+        if kept_from is not None and m.mutation_id >= kept_from:
+            return _rejected(m, "mutation_id_out_of_order", NEVER_HANDLED,
+                             {"mutation_id": [NEVER_HANDLED]}).result
+        return MutationResult(m.mutation_id, Status.APPLIED, m.entity, m.record_id,
+                              error=ErrorInfo("receipt_expired",
+                                              "already handled; its receipt has expired"))
+    result, handled = stored
+    same = (handled == fingerprint(m) if handled is not None  # receipts from before prints
+            else (result["entity"], result["id"]) == (m.entity, m.record_id))
+    if not same:
+        return _rejected(m, "mutation_id_reused", REUSED, {"mutation_id": [REUSED]}).result
+    return MutationResult.from_wire(result)
+
+
+_FINGERPRINT = msgspec.json.Encoder(order="sorted")
+
+
+def fingerprint(m: Mutation) -> str:
+    """What `m` does (entity, id, op, base version, fields and base; not its id or HLC), as
+    16 hex digits: equal for a mutation sent again unchanged, in any key order."""
+    content = (m.entity, m.record_id, str(m.op), m.base_version, m.fields, m.base)
+    try:
+        text = _FINGERPRINT.encode(content)
+    except (TypeError, ValueError, OverflowError):  # a lone surrogate, say
+        text = json.dumps(content, sort_keys=True).encode()
+    return hashlib.blake2b(text, digest_size=8).hexdigest()
 
 
 def stored_results(conn: sa.Connection, tables: SyncTables, device_id: str,
                    low: int = 1, high: int | None = None) -> dict[int, dict]:
-    """The device's stored results (wire form) by mutation id, of the ids from `low` to
+    """The stream's stored results (wire form) by mutation id, of the ids from `low` to
     `high` (inclusive; no bound: all), read from the receipts of the pushes that hold them."""
+    return {mutation_id: result for mutation_id, (result, _) in
+            _stored_receipts(conn, tables, device_id, low, high).items()}
+
+
+def _stored_receipts(conn, tables: SyncTables, stream: str, low: int = 1,
+                     high: int | None = None) -> dict[int, tuple[dict, str | None]]:
+    """(result, fingerprint or None) by mutation id, as `stored_results`."""
     r = tables.receipt
-    query = sa.select(r.c.results).where(r.c.device_id == device_id,
-                                         r.c.last_mutation_id >= low)
+    query = sa.select(r.c.results, r.c.fingerprints).where(r.c.device_id == stream,
+                                                           r.c.last_mutation_id >= low)
     if high is not None:
         query = query.where(r.c.first_mutation_id <= high)
-    return {result["mutation_id"]: result for results in conn.execute(query).scalars()
-            for result in results
-            if low <= result["mutation_id"] and (high is None or result["mutation_id"] <= high)}
+    found = {}
+    for results, prints in conn.execute(query):
+        for result, handled in zip(results, prints.split() if prints else [None] * len(results),
+                                   strict=True):
+            if low <= result["mutation_id"] and (high is None or result["mutation_id"] <= high):
+                found[result["mutation_id"]] = (result, handled)
+    return found
+
+
+def _oldest_receipt(conn, tables: SyncTables, stream: str) -> int | None:
+    """The first mutation id of the stream's oldest receipt still kept."""
+    r = tables.receipt
+    return conn.execute(sa.select(sa.func.min(r.c.first_mutation_id))
+                        .where(r.c.device_id == stream)).scalar()
 
 
 def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
@@ -215,9 +275,10 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
     """Store the push's receipt (its results) and its rejections, advance the device, log
     the changes; returns each result's JSON (as stored in the receipt)."""
     texts = [_result_json(outcome.result, payloads) for outcome in outcomes]
-    receipts = [{"device_id": actor.device_id, "last_mutation_id": fresh[-1].mutation_id,
+    receipts = [{"device_id": actor.stream, "last_mutation_id": fresh[-1].mutation_id,
                  "first_mutation_id": fresh[0].mutation_id,
-                 "results": EncodedJSON(f"[{','.join(texts)}]"), "created_at": now}]
+                 "results": EncodedJSON(f"[{','.join(texts)}]"),
+                 "fingerprints": " ".join(map(fingerprint, fresh)), "created_at": now}]
     rejections = []
     for m, outcome in zip(fresh, outcomes, strict=True):
         if outcome.result.status is Status.REJECTED:
@@ -228,7 +289,7 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
                 "code": error.code, "message": error.message, "fields": error.fields,
                 "mutation": m.to_wire(), "created_at": now,
             })
-    position = {"device_id": actor.device_id, "last_mutation_id": fresh[-1].mutation_id,
+    position = {"device_id": actor.stream, "last_mutation_id": fresh[-1].mutation_id,
                 "last_push_at": now}
     writes = [("w0", tables.receipt, receipts), ("w1", tables.rejection, rejections)]
     if takes_values_lists(conn.dialect):
@@ -237,7 +298,7 @@ def _finish(conn, tables: SyncTables, actor: Actor, fresh: Sequence[Mutation],
         for _, table, rows in writes:
             insert_rows(conn, table, rows)
         d = tables.device
-        conn.execute(d.update().where(d.c.device_id == actor.device_id).values(
+        conn.execute(d.update().where(d.c.device_id == actor.stream).values(
             last_mutation_id=position["last_mutation_id"], last_push_at=now))
     changelog.append(conn, tables, [e for o in outcomes for e in o.changes])
     return texts

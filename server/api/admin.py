@@ -52,6 +52,7 @@ class AdminDeviceSchema(Schema):
     id = fields.String()
     name = fields.String()
     user = fields.Nested(DeviceOwnerSchema)
+    installation_id = fields.String()  # devices of one installation share it (protocol §3)
     created_at = fields.DateTime()
     last_seen_at = fields.DateTime()
     last_seen_ip = fields.String()

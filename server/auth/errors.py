@@ -58,6 +58,16 @@ class DeviceNameRevoked(AuthError):
     default_message = "This device was revoked; sign in with a different device name"
 
 
+class DeviceNameTaken(AuthError):
+    """Login without an installation id on a device name an installation holds: sharing its
+    device would mix two replicas' mutations in one receipt stream."""
+
+    status = 409
+    code = "device_name_taken"
+    default_message = ("Another installation signs in under this device name; choose "
+                       "another name, or update the app")
+
+
 class InvalidRefreshToken(AuthError):
     code = "invalid_refresh_token"
     default_message = "The refresh token is unknown or revoked; sign in again"

@@ -37,12 +37,13 @@ class Principal:
     device_id: str
     role: Role
     keys: frozenset[str]  # the scope keys of what the user may see, as of this request
+    stream_id: str | None = None  # the device's receipt stream (server.models.Device)
 
     def actor(self, device_id: str | None) -> Actor:
         """The caller as the sync engine's actor; `device_id` None for a write that does not
         come from the device (the back office's own writes)."""
         return Actor(user_id=self.user_id, role=str(self.role), keys=self.keys,
-                     device_id=device_id)
+                     device_id=device_id, stream_id=self.stream_id if device_id else None)
 
     @property
     def user(self) -> User:
@@ -106,7 +107,7 @@ def authenticate_request() -> Principal:
             conn.commit()
     g.principal = Principal(claims.user_id, claims.device_id, subject.role,
                             keys_of(claims.user_id, str(subject.role), subject.territories,
-                                    subject.sites))
+                                    subject.sites), subject.stream_id)
     return g.principal
 
 
@@ -152,7 +153,7 @@ def _load_subject(conn: sa.Connection, claims: AccessClaims) -> sa.Row:
 _users, _devices = User.__table__, Device.__table__
 _SUBJECT = (
     sa.select(_users.c.role, _users.c.active, _devices.c.revoked_at, _devices.c.last_seen_at,
-              *scope_grants(_users.c.id))
+              _devices.c.stream_id, *scope_grants(_users.c.id))
     .select_from(_users.join(_devices, _devices.c.user_id == _users.c.id))
     .where(_devices.c.id == sa.bindparam("device_id"), _users.c.id == sa.bindparam("user_id"))
 )

@@ -14,6 +14,13 @@ class TrimmedString(fields.String):
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
+class CanonicalUUID(fields.UUID):
+    """A UUID in any form uuid.UUID reads, loaded as its canonical lowercase string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return str(super()._deserialize(value, attr, data, **kwargs))
+
+
 class LoginSchema(Schema):
     """POST /auth/login. Emails are not validated as addresses here: a wrong one is simply
     wrong credentials."""
@@ -22,6 +29,9 @@ class LoginSchema(Schema):
     password = fields.String(required=True,
                              validate=validate.Length(min=1, max=MAX_PASSWORD_INPUT))
     device_name = TrimmedString(required=True, validate=validate.Length(min=1, max=120))
+    # The client installation (one replica) signing in, a UUID it generated once; optional
+    # for clients written before it was asked for (docs/protocol.md §3).
+    installation_id = CanonicalUUID(load_default=None, allow_none=True)
 
 
 class RefreshSchema(Schema):

@@ -50,12 +50,15 @@ def authenticate_login(session: Session, settings: AuthSettings, *, email: str, 
 
 
 def open_session(session: Session, settings: AuthSettings, user: User, device_name: str, *,
-                 address: str | None, now: datetime) -> SignedIn:
-    """Register (or reuse) the named device and issue a new token family for it.
+                 address: str | None, now: datetime,
+                 installation_id: str | None = None) -> SignedIn:
+    """Register (or reuse) the installation's device and issue a new token family for it.
 
-    Raises DeviceNameRevoked if the user's device of that name was revoked.
+    Raises DeviceNameRevoked if the user's device of that name was revoked, DeviceNameTaken
+    (see server.auth.devices.register_device).
     """
-    device = register_device(session, user, device_name, now=now, address=address)
+    device = register_device(session, user, device_name, now=now, address=address,
+                             installation_id=installation_id)
     refresh = issue_refresh_token(session, device_id=device.id, now=now,
                                   ttl=settings.refresh_ttl)
     return _signed_in(settings, user, device, refresh, now)

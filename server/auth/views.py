@@ -25,13 +25,14 @@ def login():
     """Sign in on a named device: answers an access token, a refresh token, user and device.
 
     401 invalid_credentials (same answer for an unknown email, a wrong password and a disabled
-    account), 403 device_revoked, 429 rate_limited with Retry-After.
+    account), 403 device_revoked, 409 device_name_taken, 429 rate_limited with Retry-After.
     """
     body = json_body(LoginSchema())
     settings, now = _settings(), clock.now()
     user = _checked_login(settings, body, now)
     signed_in = open_session(db.session, settings, user, body["device_name"],
-                             address=request.remote_addr, now=now)
+                             address=request.remote_addr, now=now,
+                             installation_id=body["installation_id"])
     db.session.commit()
     return SessionSchema().dump(signed_in)
 

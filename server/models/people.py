@@ -55,7 +55,13 @@ class User(Timestamped, Base):
 
 
 class Device(Base):
-    """A named device (laptop, tablet) a user signed in on; the unit of push and revocation."""
+    """A named device (laptop, tablet) a user signed in on; the unit of push and revocation.
+
+    `installation_id` is the client installation (one replica) that signed in on it, as the
+    client generated it; None for a client that sends none. `stream_id` is its receipt
+    stream (docs/protocol.md §6.3): its own id, or that of the installation's first device
+    for this user, so a device that replaces a revoked one continues its de-duplication.
+    """
 
     __tablename__ = "device"
     __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
@@ -63,6 +69,8 @@ class Device(Base):
     id: Mapped[str] = mapped_column(UUID, primary_key=True, default=new_id)
     user_id: Mapped[str] = fk("user.id")
     name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    installation_id: Mapped[str | None] = mapped_column(UUID)
+    stream_id: Mapped[str] = mapped_column(UUID, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_ip: Mapped[str | None] = mapped_column(sa.String(45))

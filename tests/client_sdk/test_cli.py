@@ -282,3 +282,25 @@ def test_a_replica_that_cannot_be_opened_is_one_line_not_a_traceback(tmp_path: P
                                 obj=CliContext())
 
     refused(result, f"cannot open the replica {blocker / 'replica.db'}", 1)
+
+
+def test_the_readme_sdk_example_and_cli_walkthrough_on_one_machine_both_sync(run, world,
+                                                                             connect):
+    # Both sign in as "Tara's laptop"; the CLI's replica is another installation.
+    sdk = connect("rep_n", "Tara's laptop")
+    sdk_visit = sdk.client.create("visit", {"account_id": world.ids["acc_n1"],
+                                            "rep_id": world.user("rep_n").id})
+    assert sdk.client.sync().applied == 1
+    rep = world.user("rep_n")
+
+    signed_in = ok(run("login", "--server", SERVER_URL, "--email", rep.email, "--device",
+                       "Tara's laptop", "--password-stdin", input=rep.password)).stdout
+    assert "on device \"Tara's laptop (2)\"" in signed_in
+    ok(run("sync"))
+    planned = as_json(run("visit", "plan", world.ids["acc_n1"][:8], "--at",
+                          "2026-11-24T10:00:00+01:00", "--json"))
+    assert "Pushed 1 change: 1 applied" in ok(run("sync")).stdout
+
+    sdk.client.sync()
+    assert sdk.client.get("visit", planned["id"]) is not None
+    assert as_json(run("show", "visit", sdk_visit, "--json"))["id"] == sdk_visit
