@@ -379,9 +379,17 @@ def _base(spec: EntitySpec, m: Mutation, current: Current) -> dict[str, Any]:
     """The values the device edited from: the current record when it edited the current
     version, except counters, whose base is always the one sent. A counter's base is the
     device's view, which may include its own earlier mutations that changed nothing here
-    (rejected ones, say a count below zero): the increment it meant is fields - base."""
-    base = current.data if m.base_version == current.version else _load_base(spec, m.base)
+    (rejected ones, say a count below zero): the increment it meant is fields - base.
+
+    Raises MutationRejected (unmergeable) for a counter sent without its base, even at the
+    current version: the server cannot tell which increment was meant (docs/protocol.md
+    §6.1), and taking the value as absolute could count a rejected change after all."""
     policy = spec.merge_policy
+    blind = [k for k in m.fields if k not in m.base and policy.for_field(k).kind is Policy.COUNTER]
+    if blind:
+        raise reject("unmergeable", "a counter change must carry the base value it was made from",
+                     **{k: ["base value missing"] for k in blind})
+    base = current.data if m.base_version == current.version else _load_base(spec, m.base)
     sent = {k: v for k, v in m.base.items()
             if k in m.fields and policy.for_field(k).kind is Policy.COUNTER}
     return {**base, **sent}

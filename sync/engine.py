@@ -74,9 +74,12 @@ class SyncEngine:
                                lock=True)
         for entity, record_id, op, fields in changes:
             current = applier.store.get(entity, record_id)
+            # The writer sees the current record: what it sends is the value it means, so
+            # the current values are its base (a counter is set, not incremented).
+            base = {k: current.data.get(k) for k in fields} if current else {}
             mutation = Mutation(0, entity, record_id, Op(op),
                                 base_version=current.version if current else None,
-                                fields=dict(fields))
+                                fields=dict(fields), base=base)
             outcome = applier.apply(mutation)
             entries += outcome.changes
             results.append(outcome.result)
