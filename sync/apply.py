@@ -45,9 +45,11 @@ class Applier:
     """Applies mutations for one actor inside one transaction."""
 
     def __init__(self, conn: sa.Connection, tables: SyncTables, registry: Registry,
-                 actor: Actor, *, clock: hlc_mod.Clock, now: datetime):
+                 actor: Actor, *, clock: hlc_mod.Clock, now: datetime, source: str = "push"):
+        """`source` names how the writes came in the audit trail (sync_audit)."""
         self.conn, self.tables, self.registry, self.actor = conn, tables, registry, actor
-        self.store = RecordStore(conn, tables, registry)
+        self.store = RecordStore(conn, tables, registry, author={
+            "user_id": actor.user_id, "device_id": actor.device_id, "source": source})
         self.clock, self.now = clock, now
         self.pending_creates: set[tuple[str, str]] = set()
 
@@ -60,6 +62,7 @@ class Applier:
             raise reject("unknown_entity", f"no replicated entity named {m.entity!r}",
                          entity=["unknown entity"])
         stamp = self._stamp(m.hlc)
+        self.store.mutation_id = m.mutation_id or None
         current = self.store.get(m.entity, m.record_id)
         if current is None and may_postpone and (m.entity, m.record_id) in self.pending_creates \
                 and m.op is not Op.CREATE:

@@ -52,23 +52,25 @@ class SyncEngine:
 
     def write(self, conn: sa.Connection, entity: str, record_id: str, op: Op,
               fields: Mapping[str, Any] | None = None, *, actor: Actor = SERVER_ACTOR,
-              now: datetime | None = None) -> MutationResult:
+              now: datetime | None = None, source: str = "server") -> MutationResult:
         """A server-side change (back office, jobs, imports) under the same rules as a push.
 
-        The writer sees the current version, so nothing conflicts. Raises MutationRejected
-        when the change breaks a rule; the caller's transaction decides what to keep.
+        The writer sees the current version, so nothing conflicts. `source` names the writer
+        in the audit trail. Raises MutationRejected when the change breaks a rule; the
+        caller's transaction decides what to keep.
         """
         results = self.write_many(conn, [(entity, record_id, op, fields or {})], actor=actor,
-                                  now=now)
+                                  now=now, source=source)
         return results[0]
 
     def write_many(self, conn: sa.Connection,
                    changes: Sequence[tuple[str, str, Op, Mapping[str, Any]]], *,
-                   actor: Actor = SERVER_ACTOR, now: datetime | None = None
-                   ) -> list[MutationResult]:
+                   actor: Actor = SERVER_ACTOR, now: datetime | None = None,
+                   source: str = "server") -> list[MutationResult]:
         """Several server-side changes in order, logged together. Raises MutationRejected."""
         now = now or utcnow()
-        applier = Applier(conn, self.tables, self.registry, actor, clock=self.clock, now=now)
+        applier = Applier(conn, self.tables, self.registry, actor, clock=self.clock, now=now,
+                          source=source)
         entries, results = [], []
         applier.store.prefetch(((entity, record_id) for entity, record_id, _, _ in changes),
                                lock=True)
