@@ -329,9 +329,15 @@ class RecordStore:
         self._rows, self._dirty, self._conflicts = {}, {}, []
 
     def _flush_audit(self) -> None:
-        """The audit rows of this flush in one insert, their values encoded here once."""
-        rows = [{**row, "before": _encoded(row["before"]), "after": _encoded(row["after"])}
-                for row in self._audit.values()]
+        """The audit rows of this flush in one insert. A create's fields are the record as
+        the sync view just encoded it, unless the flush holds a later version too."""
+        rows = []
+        for (entity, record_id, version), row in self._audit.items():
+            written = self.payloads.get((entity, record_id))
+            after = (EncodedJSON(written[1]) if row["op"] == "create" and written
+                     and written[0] == version
+                     else _encoded(row["after"]))
+            rows.append({**row, "before": _encoded(row["before"]), "after": after})
         insert_rows(self.conn, self.t.audit, rows)
         self._audit = {}
 
