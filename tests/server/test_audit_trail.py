@@ -66,6 +66,7 @@ def test_a_create_lists_every_field_it_set_and_a_delete_every_field_it_removed(
 
     assert created["op"] == "create"
     assert {"field": "first_name", "before": None, "after": "Ana"} in created["changes"]
+    assert {"field": "title", "before": None, "after": None} in created["changes"]
     assert deleted["op"] == "delete" and deleted["version"] == 2
     assert {"field": "last_name", "before": "Lind", "after": None} in deleted["changes"]
 
@@ -81,6 +82,9 @@ def test_an_office_edit_is_recorded_with_its_user_and_no_device(client, world, o
     assert (entry["op"], entry["source"], entry["device"]) == ("update", "office", None)
     assert entry["user"]["id"] == world.user("office").id
     assert entry["changes"] == [{"field": "phone", "before": None, "after": "+49 40 1"}]
+    first = history(office, "account", account)["items"][0]  # written alone: the import
+    assert first["op"] == "create" and first["source"] == "server" and first["user"] is None
+    assert {"field": "phone", "before": None, "after": None} in first["changes"]
 
 
 def test_a_conflict_override_is_recorded_as_such(client, world, office):
