@@ -100,13 +100,13 @@ def test_a_conflict_override_is_recorded_as_such(client, world, office):
                           ).get_json()["items"]
 
     overridden = client.post(f"/api/v1/conflicts/{stored['id']}/override",
-                             json={"choose": "client"}, headers=auth)
+                             json={"choose": "value", "value": "agreed"}, headers=auth)
     assert overridden.status_code == 200, overridden.get_json()
 
     *_, entry = history(office, "account", account)["items"]
     assert (entry["op"], entry["source"]) == ("update", "override")
     assert entry["user"]["id"] == world.user("office").id
-    assert entry["changes"] == [{"field": "notes", "before": "office", "after": "rep"}]
+    assert entry["changes"] == [{"field": "notes", "before": "office", "after": "agreed"}]
 
 
 def test_a_rejected_mutation_leaves_no_entry(client, world, office):
