@@ -1,6 +1,7 @@
 """The `fieldsync` command: Flask's CLI built on create_app, plus fieldsync's own commands.
 
     fieldsync db upgrade          build or update the schema (Flask-Migrate's `db` group)
+    fieldsync create-territory    add a territory (through the sync engine: devices get it)
     fieldsync create-user ...     add a user (password prompted, or read from stdin)
     fieldsync seed-demo           fill an empty database with a demo company
     fieldsync serve               the development server (production: gunicorn)
@@ -27,9 +28,12 @@ from server.config import ConfigError
 from server.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, generate_demo, seed_demo
 from server.extensions import db
 from server.jobs import build_scheduler
-from server.models import Role, User
+from server.models import Role, Territory, User
 from server.services.users import UserError, create_user
-from sync.errors import SyncError
+from sync.database import write_transaction
+from sync.errors import MutationRejected, SyncError
+from sync.ids import new_id
+from sync.protocol import Op
 
 DEMO_PASSWORD = "fieldsync-demo"
 
@@ -147,6 +151,30 @@ def create_user_command(email, name, role, territories, password_stdin):
         raise _refusal(exc) from exc
     where = ", ".join(sorted(t.code for t in user.territories)) or "no territories"
     click.echo(f"Created {user.role.value} {user.email} ({where}), id {user.id}")
+
+
+@cli.command("create-territory")
+@click.option("--code", required=True, help="Unique short code, e.g. CHI; users are given "
+              "territories by code.")
+@click.option("--name", required=True, help="Name shown to users, e.g. Chicago.")
+@click.option("--region", help="Optional region the territory belongs to.")
+def create_territory_command(code, name, region):
+    """Create a territory, the first step of a new installation (then create its users).
+
+    It is written through the sync engine like any change, so it reaches every device in
+    scope and is in the audit trail.
+    """
+    if db.session.scalar(sa.select(Territory.id).where(Territory.code == code)) is not None:
+        raise click.ClickException(f"A territory with code {code} already exists.")
+    db.session.rollback()  # the engine writes in a transaction of its own
+    fields = {"code": code, "name": name, "region": region}
+    try:
+        with write_transaction(db.engine) as conn:
+            result = current_app.extensions["fieldsync.sync"].write(
+                conn, "territory", new_id(), Op.CREATE, fields, source="cli")
+    except MutationRejected as exc:
+        raise _refusal(exc) from exc
+    click.echo(f"Created territory {code} ({name}), id {result.record_id}")
 
 
 seed_option = click.option("--seed", default=DEFAULT_SEED, show_default=True,

@@ -46,9 +46,11 @@ class Applier:
     """Applies mutations for one actor inside one transaction."""
 
     def __init__(self, conn: sa.Connection, tables: SyncTables, registry: Registry,
-                 actor: Actor, *, clock: hlc_mod.Clock, now: datetime):
+                 actor: Actor, *, clock: hlc_mod.Clock, now: datetime, source: str = "push"):
+        """`source` names how the writes came in the audit trail (sync_audit)."""
         self.conn, self.tables, self.registry, self.actor = conn, tables, registry, actor
-        self.store = RecordStore(conn, tables, registry)
+        self.store = RecordStore(conn, tables, registry, author={
+            "user_id": actor.user_id, "device_id": actor.device_id, "source": source})
         self.clock, self.now = clock, now
         self.pending_creates: set[tuple[str, str]] = set()
 
@@ -61,6 +63,7 @@ class Applier:
             raise reject("unknown_entity", f"no replicated entity named {m.entity!r}",
                          entity=["unknown entity"])
         stamp = self._stamp(m.hlc)
+        self.store.mutation_id = m.mutation_id or None
         current = self.store.get(m.entity, m.record_id)
         if current is None and may_postpone and (m.entity, m.record_id) in self.pending_creates \
                 and m.op is not Op.CREATE:
@@ -396,9 +399,17 @@ def _base(spec: EntitySpec, m: Mutation, current: Current) -> dict[str, Any]:
     """The values the device edited from: the current record when it edited the current
     version, except counters, whose base is always the one sent. A counter's base is the
     device's view, which may include its own earlier mutations that changed nothing here
-    (rejected ones, say a count below zero): the increment it meant is fields - base."""
-    base = current.data if m.base_version == current.version else _load_base(spec, m.base)
+    (rejected ones, say a count below zero): the increment it meant is fields - base.
+
+    Raises MutationRejected (unmergeable) for a counter sent without its base, even at the
+    current version: the server cannot tell which increment was meant (docs/protocol.md
+    §6.1), and taking the value as absolute could count a rejected change after all."""
     policy = spec.merge_policy
+    blind = [k for k in m.fields if k not in m.base and policy.for_field(k).kind is Policy.COUNTER]
+    if blind:
+        raise reject("unmergeable", "a counter change must carry the base value it was made from",
+                     **{k: ["base value missing"] for k in blind})
+    base = current.data if m.base_version == current.version else _load_base(spec, m.base)
     sent = {k: v for k, v in m.base.items()
             if k in m.fields and policy.for_field(k).kind is Policy.COUNTER}
     return {**base, **sent}

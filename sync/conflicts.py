@@ -58,7 +58,8 @@ def override(conn: sa.Connection, engine, conflict_id: str, *, choose: str, acto
               "value": value}[choose]
     change = _outcome_change(conflict, choose, chosen)
     if change is not None:
-        engine.write(conn, conflict["entity"], conflict["record_id"], *change, actor=actor)
+        engine.write(conn, conflict["entity"], conflict["record_id"], *change, actor=actor,
+                     source="override")
     c = engine.tables.conflict
     conn.execute(c.update().where(c.c.id == conflict_id).values(
         status="overridden", result=chosen, resolved_at=now or utcnow(),

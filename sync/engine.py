@@ -52,32 +52,37 @@ class SyncEngine:
 
     def write(self, conn: sa.Connection, entity: str, record_id: str, op: Op,
               fields: Mapping[str, Any] | None = None, *, actor: Actor = SERVER_ACTOR,
-              now: datetime | None = None) -> MutationResult:
+              now: datetime | None = None, source: str = "server") -> MutationResult:
         """A server-side change (back office, jobs, imports) under the same rules as a push.
 
-        The writer sees the current version, so nothing conflicts. Raises MutationRejected
-        when the change breaks a rule; the caller's transaction decides what to keep.
+        The writer sees the current version, so nothing conflicts. `source` names the writer
+        in the audit trail. Raises MutationRejected when the change breaks a rule; the
+        caller's transaction decides what to keep.
         """
         results = self.write_many(conn, [(entity, record_id, op, fields or {})], actor=actor,
-                                  now=now)
+                                  now=now, source=source)
         return results[0]
 
     def write_many(self, conn: sa.Connection,
                    changes: Sequence[tuple[str, str, Op, Mapping[str, Any]]], *,
-                   actor: Actor = SERVER_ACTOR, now: datetime | None = None
-                   ) -> list[MutationResult]:
+                   actor: Actor = SERVER_ACTOR, now: datetime | None = None,
+                   source: str = "server") -> list[MutationResult]:
         """Several server-side changes in order, logged together. Raises MutationRejected."""
         now = now or utcnow()
-        applier = Applier(conn, self.tables, self.registry, actor, clock=self.clock, now=now)
+        applier = Applier(conn, self.tables, self.registry, actor, clock=self.clock, now=now,
+                          source=source)
         entries, results = [], []
         planned = [Mutation(0, entity, record_id, Op(op), fields=dict(fields))
                    for entity, record_id, op, fields in changes]
         applier.prefetch(planned)
         for m in planned:
             current = applier.store.get(m.entity, m.record_id)
+            # The writer sees the current record: what it sends is the value it means, so
+            # the current values are its base (a counter is set, not incremented).
+            base = {k: current.data.get(k) for k in m.fields} if current else {}
             mutation = Mutation(0, m.entity, m.record_id, m.op,
                                 base_version=current.version if current else None,
-                                fields=m.fields)
+                                fields=m.fields, base=base)
             outcome = applier.apply(mutation)
             entries += outcome.changes
             results.append(outcome.result)

@@ -4,7 +4,9 @@ Every write to a replicated record goes through `RecordStore`, a small unit of w
 update an in-memory view at once (so later mutations of a batch see them) and reach the
 database in bulk at `flush()`, which keeps the domain table, `sync_record` (the ready-to-send
 JSON and scope of each record) and `sync_record_key` in step. `begin`/`commit`/`rollback`
-bracket one mutation, so a rejected mutation leaves no trace in memory either.
+bracket one mutation, so a rejected mutation leaves no trace in memory either. Each written
+version also leaves a row of the audit trail (`sync_audit`: who, how, each changed field's
+before and after), inserted with the rest at `flush()`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync.bulk import insert_rows
+from sync.bulk import EncodedJSON, insert_rows
 from sync.entities import EntitySpec, Inherit, Registry
 from sync.frozen import quick_init
 from sync.locking import missing
@@ -117,8 +119,14 @@ def _table_order(metadata: sa.MetaData, _table_count: int) -> dict[str, int]:
 class RecordStore:
     """Reads and writes records within one transaction."""
 
-    def __init__(self, conn: sa.Connection, tables: SyncTables, registry: Registry):
+    def __init__(self, conn: sa.Connection, tables: SyncTables, registry: Registry, *,
+                 author: Mapping[str, Any] | None = None):
+        """`author` ({"user_id", "device_id", "source"}) signs the audit rows of the writes;
+        set `mutation_id` before each mutation's writes to name it there."""
         self.conn, self.t, self.registry = conn, tables, registry
+        self.author = {"user_id": None, "device_id": None, "source": "server", **(author or {})}
+        self.mutation_id: int | None = None
+        self._audit: dict[tuple[str, str, int], dict[str, Any]] = {}  # by written version
         self._cache: dict[Key, Current | None] = {}  # what the transaction sees
         self._stored: dict[Key, Current | None] = {}  # what the database holds
         self._rows: dict[Key, dict[str, Any]] = {}  # domain columns to write
@@ -288,6 +296,7 @@ class RecordStore:
                                     "updated_at": now, "deleted_at": None,
                                     **spec.codec.to_row(data)})
         current = Current(spec.name, record_id, 1, hlc, keys, data, False)
+        self._note(current, "create", None, data, now)
         self._made.add((*key, 1))
         self._set(self._cache, key, current)
         self._set(self._dirty, key, now)
@@ -306,7 +315,20 @@ class RecordStore:
                       data={**current.data, **changes}, deleted=deleted)
         self._set(self._cache, key, new)
         self._set(self._dirty, key, now)
+        if deleted:
+            self._note(new, "delete", current.data, None, now)
+        else:
+            before = {k: current.data.get(k) for k in changes}
+            self._note(new, "restore" if current.deleted else "update", before, changes, now)
         return new
+
+    def _note(self, record: Current, op: str, before: Mapping | None, after: Mapping | None,
+              now: datetime) -> None:
+        """Keep the audit row of a written version (journaled like every other write)."""
+        self._set(self._audit, (record.entity, record.record_id, record.version), {
+            "entity": record.entity, "record_id": record.record_id, "version": record.version,
+            "op": op, "before": before, "after": after, **self.author,
+            "mutation_id": self.mutation_id, "created_at": now})
 
     def rescope(self, current: Current, keys: frozenset[str], now: datetime) -> Current:
         """Change only a record's scope keys (its parent moved); the version stays."""
@@ -329,9 +351,23 @@ class RecordStore:
         self._flush_sync_view()
         if self._conflicts:
             insert_rows(self.conn, self.t.conflict, self._conflicts)
+        self._flush_audit()
         for key in self._dirty:
             self._stored[key] = self._cache[key]
         self._rows, self._dirty, self._conflicts = {}, {}, []
+
+    def _flush_audit(self) -> None:
+        """The audit rows of this flush in one insert. A create's fields are the record as
+        the sync view just encoded it, unless the flush holds a later version too."""
+        rows = []
+        for (entity, record_id, version), row in self._audit.items():
+            written = self.payloads.get((entity, record_id))
+            after = (EncodedJSON(written[1]) if row["op"] == "create" and written
+                     and written[0] == version
+                     else _encoded(row["after"]))
+            rows.append({**row, "before": _encoded(row["before"]), "after": after})
+        insert_rows(self.conn, self.t.audit, rows)
+        self._audit = {}
 
     def _flush_domain_rows(self) -> None:
         inserts: dict[str, list[dict]] = {}
@@ -383,3 +419,7 @@ class RecordStore:
         if new_keys:
             insert_rows(self.conn, rk, new_keys)
         self.payloads.update(written)  # only once every write went through
+
+
+def _encoded(values: Mapping[str, Any] | None) -> EncodedJSON | None:
+    return None if values is None else EncodedJSON(record_json(values))

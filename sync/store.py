@@ -1,4 +1,4 @@
-"""The engine's own tables: record index, change log, receipts, conflicts and rejections.
+"""The engine's own tables: record index, change log, receipts, conflicts, rejections, audit.
 
 `define_sync_tables(metadata)` adds them to the caller's MetaData so one schema (and one
 Alembic history) holds the domain and the engine alike.
@@ -28,6 +28,7 @@ class SyncTables:
     conflict: sa.Table
     rejection: sa.Table
     meta: sa.Table
+    audit: sa.Table
 
 
 def define_sync_tables(metadata: sa.MetaData) -> SyncTables:
@@ -90,6 +91,7 @@ def define_sync_tables(metadata: sa.MetaData) -> SyncTables:
             sa.Column("name", sa.String(40), primary_key=True),
             sa.Column("value", sa.BigInteger, nullable=False),
         ),
+        audit=_audit(metadata),
     )
 
 
@@ -180,4 +182,29 @@ def _rejection(metadata: sa.MetaData) -> sa.Table:
         sa.Column("mutation", sa.JSON, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False, index=True),
         sa.Index("ix_sync_rejection_device", "device_id", "mutation_id"),
+    )
+
+
+def _audit(metadata: sa.MetaData) -> sa.Table:
+    # Who changed what, one row per written version of a record: append-only, and no
+    # retention job touches it (the change log forgets, the audit trail does not). A record's
+    # versions are never written twice (a purged tombstone keeps its domain row, so its id
+    # cannot be created again), so they key it and order its history.
+    # `before`/`after` hold the changed fields' values (a create: no before, all fields
+    # after; a delete: all fields before, no after); `source` says how the write came
+    # ("push" from a device, or what the server-side writer named itself).
+    return sa.Table(
+        "sync_audit",
+        metadata,
+        sa.Column("entity", ENTITY, primary_key=True),
+        sa.Column("record_id", ID, primary_key=True),
+        sa.Column("version", sa.BigInteger, primary_key=True),
+        sa.Column("op", sa.String(8), nullable=False),
+        sa.Column("before", sa.JSON),
+        sa.Column("after", sa.JSON),
+        sa.Column("user_id", ID),
+        sa.Column("device_id", ID),
+        sa.Column("mutation_id", sa.BigInteger),
+        sa.Column("source", sa.String(40), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
     )

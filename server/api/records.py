@@ -17,7 +17,7 @@ from server.domain import REGISTRY
 from server.errors import ApiError, not_found
 from server.extensions import db
 from server.http import json_body
-from server.models import OFFICE_ROLES, SYNC_TABLES
+from server.models import OFFICE_ROLES, SYNC_TABLES, Device, User
 from sync.database import retrying
 from sync.errors import MutationRejected
 from sync.ids import new_id
@@ -44,7 +44,8 @@ def _write(entity: str, record_id: str, op: Op, fields: dict):
     db.session.rollback()
     try:
         result = retrying(db.engine, lambda conn: sync_engine().write(
-            conn, entity, record_id, op, fields, actor=principal.actor(None)))
+            conn, entity, record_id, op, fields, actor=principal.actor(None),
+            source="office"))
     except MutationRejected as exc:
         raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
                        exc.fields) from exc
@@ -80,6 +81,57 @@ def get_record(entity: str, record_id: str):
         raise not_found(f"{entity} {record_id} does not exist")
     return {"entity": entity, "id": record_id, "version": row.version, "hlc": row.hlc,
             "deleted": row.deleted, "data": json.loads(row.payload)}
+
+
+@bp.get("/<entity>/<record_id>/history")
+@login_required(*OFFICE_ROLES)
+def record_history(entity: str, record_id: str):
+    """The record's audit trail by version, paged with ?after=<version>&limit=<n> (max 500).
+
+    404 when the record is unknown and has no history."""
+    _spec(entity)
+    a = SYNC_TABLES.audit
+    limit = min(max(request.args.get("limit", 100, type=int), 1), 500)
+    query = (sa.select(a).where(a.c.entity == entity, a.c.record_id == record_id)
+             .order_by(a.c.version).limit(limit))
+    after = request.args.get("after", type=int)
+    if after is not None:
+        query = query.where(a.c.version > after)
+    rows = db.session.execute(query).all()
+    if not rows and after is None and not _exists(entity, record_id):
+        raise not_found(f"{entity} {record_id} does not exist")
+    users, devices = _authors(rows)
+    items = [_history_item(row, users, devices) for row in rows]
+    return {"items": items, "next": rows[-1].version if len(rows) == limit else None}
+
+
+def _exists(entity: str, record_id: str) -> bool:
+    r = SYNC_TABLES.record
+    return db.session.execute(sa.select(r.c.version).where(
+        r.c.entity == entity, r.c.record_id == record_id)).first() is not None
+
+
+def _authors(rows) -> tuple[dict, dict]:
+    """The users and devices named by audit rows, by id, each read once."""
+    user_ids = {row.user_id for row in rows if row.user_id}
+    device_ids = {row.device_id for row in rows if row.device_id}
+    users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))) if user_ids else []
+    devices = (db.session.scalars(sa.select(Device).where(Device.id.in_(device_ids)))
+               if device_ids else [])
+    return ({u.id: {"id": u.id, "email": u.email, "name": u.name} for u in users},
+            {d.id: {"id": d.id, "name": d.name} for d in devices})
+
+
+def _history_item(row, users: dict, devices: dict) -> dict:
+    before, after = row.before or {}, row.after or {}
+    changes = [{"field": name, "before": before.get(name), "after": after.get(name)}
+               for name in (after or before)]
+    return {"version": row.version, "op": row.op, "source": row.source,
+            "at": row.created_at.isoformat().replace("+00:00", "Z"),
+            "user": users.get(row.user_id, {"id": row.user_id}) if row.user_id else None,
+            "device": (devices.get(row.device_id, {"id": row.device_id}) if row.device_id
+                       else None),
+            "mutation_id": row.mutation_id, "changes": changes}
 
 
 @bp.post("/<entity>")

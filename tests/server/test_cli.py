@@ -14,7 +14,7 @@ from server.cli import cli
 from server.config import settings_from_env
 from server.demo import generate_demo
 from server.extensions import db
-from server.models import Account, User
+from server.models import SYNC_TABLES, Account, Territory, User
 from server.services.users import verify_credentials
 from tests.conftest import TEST_CONFIG
 from tests.databases import fresh_database
@@ -305,3 +305,30 @@ def test_the_readme_documents_every_setting():
 
     assert environment.names
     assert [n for n in environment.names if f"| `{n}` |" not in readme] == []
+
+
+def test_create_territory_bootstraps_an_installation_through_the_sync_engine(app, runner):
+    result = runner.invoke(cli, ["create-territory", "--code", "CHI", "--name", "Chicago"])
+    assert result.exit_code == 0, result.output
+    assert "Created territory CHI (Chicago)" in result.output
+
+    created = runner.invoke(cli, create_user_args("--territory", "CHI", "--password-stdin"),
+                            input=PASSWORD + "\n")
+    assert created.exit_code == 0, created.output
+    with app.app_context():
+        r, c = SYNC_TABLES.record, SYNC_TABLES.change
+        territory_id = db.session.scalar(sa.select(Territory.id).where(Territory.code == "CHI"))
+        logged = db.session.scalar(sa.select(sa.func.count()).select_from(c).where(
+            c.c.entity == "territory", c.c.record_id == territory_id))
+        scope = db.session.scalar(sa.select(r.c.scope).where(r.c.record_id == territory_id))
+    assert logged == 1  # in the change log: the reps' devices pull it
+    assert scope == f"territory:{territory_id}"
+
+
+def test_create_territory_refuses_a_taken_code(app, runner):
+    runner.invoke(cli, ["create-territory", "--code", "CHI", "--name", "Chicago"])
+    assert_refused(runner.invoke(cli, ["create-territory", "--code", "CHI", "--name", "Other"]),
+                   "A territory with code CHI already exists")
+    with app.app_context():
+        names = db.session.scalars(sa.select(Territory.name).where(Territory.code == "CHI"))
+        assert list(names) == ["Chicago"]

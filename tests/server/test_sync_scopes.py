@@ -173,3 +173,51 @@ def test_snapshot_progress_counts_up_to_the_total_on_its_last_page(app, client):
     done = [p["progress"]["snapshot_done"] for p in pages if p["phase"] == "snapshot"]
     assert done == [5, 10, 15, 18]
     assert {p["progress"]["snapshot_total"] for p in pages[:-1]} == {18}
+
+
+def test_the_children_of_a_deleted_account_stay_with_whoever_saw_the_account(app, client):
+    # Deleting a parent deletes only the parent: its children keep the scope they inherited
+    # (docs/protocol.md §8), so the same users keep seeing them and may still clean them up.
+    w = build_world(app)
+    north, south = Device(client, w.user("rep_n")), Device(client, w.user("rep_s"))
+    office = Device(client, w.user("office"))
+    north.sync(), south.sync()
+    response = client.delete(f"/api/v1/records/account/{w.ids['acc_n1']}",
+                             headers=bearer(office.token))
+    assert response.status_code == 200
+    received = north.sync()
+    assert [(c["op"], c["entity"]) for c in received] == [("delete", "account")]
+    assert north.has("contact", w.ids["contact_n1"])
+    south.sync()
+    assert not south.has("contact", w.ids["contact_n1"])
+    [result] = north.push({"entity": "contact", "id": w.ids["contact_n1"], "op": "delete",
+                           "base_version": north.version("contact", w.ids["contact_n1"]),
+                           "fields": {}})
+    assert result["status"] == "applied"
+
+
+def test_a_deleted_work_order_keeps_its_children_with_the_technician_but_not_the_site(
+        app, client):
+    w = build_world(app)
+    tech = Device(client, w.user("tech_a"))
+    dispatcher = Device(client, w.user("dispatcher"))
+    tech.sync()
+    response = client.delete(f"/api/v1/records/work_order/{w.ids['wo_a']}",
+                             headers=bearer(dispatcher.token))
+    assert response.status_code == 200
+    tech.sync()
+    assert not tech.has("work_order", w.ids["wo_a"])
+    assert tech.has("checklist_item", w.ids["check_a"])
+    assert not tech.has("account", w.ids["acc_n1"]) and not tech.has("asset", w.ids["asset_n1"])
+
+
+def test_a_technician_sees_every_asset_at_the_sites_of_their_work_orders(app, client):
+    w = build_world(app)
+    tech = Device(client, w.user("tech_a"))
+    office = Device(client, w.user("office"))
+    response = client.post("/api/v1/records/asset", headers=bearer(office.token),
+                           json={"account_id": w.ids["acc_n1"], "name": "Grinder"})
+    assert response.status_code == 201, response.get_json()
+    tech.sync()
+    assert tech.data("asset", response.get_json()["id"])["name"] == "Grinder"
+    assert tech.has("asset", w.ids["asset_n1"])  # the one the work order names

@@ -215,6 +215,24 @@ def test_a_stale_counter_change_without_its_base_value_is_rejected(h):
     assert h.record("van_stock", van).data["quantity"] == 12
 
 
+def test_a_counter_change_without_its_base_value_is_rejected_even_at_the_current_version(h):
+    # The device meant some increment, and without its base nobody can tell which: taking
+    # the value as absolute would apply an earlier rejected use of parts a second time.
+    van = h.w.ids["van_a"]
+    [result] = h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 9})])
+    assert (result.status, result.error.code) == (Status.REJECTED, "unmergeable")
+    assert "quantity" in result.error.fields
+    assert h.record("van_stock", van).data["quantity"] == 10
+
+
+def test_an_office_write_sets_a_counter_to_the_value_given(h):
+    van = h.w.ids["van_a"]
+    h.push("tech_a", [update(1, "van_stock", van, 1, {"quantity": 7}, base={"quantity": 10})])
+    result = h.write("van_stock", van, Op.UPDATE, {"quantity": 12})  # a stocktake
+    assert result.status is Status.APPLIED
+    assert h.record("van_stock", van).data["quantity"] == 12
+
+
 def test_a_counter_merged_beyond_what_the_column_holds_rejects_only_its_own_mutation(h):
     ids = h.w.ids
     h.write("van_stock", ids["van_a"], Op.UPDATE, {"quantity": 12})  # the office restocks
