@@ -239,6 +239,7 @@ class Syncer:
         try:
             return first() if first else request(token or self.session.token())
         except ServerError as exc:
-            if exc.status != 401 or exc.code not in ("token_expired", "invalid_token"):
+            if exc.status != 401 or exc.code not in ("token_expired", "invalid_token",
+                                                       "session_revoked"):
                 raise
         return request(self.session.refresh())
