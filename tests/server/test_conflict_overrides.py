@@ -4,11 +4,18 @@ conflicts, and works for every kind of conflict (issue 16, finding 10)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
+from server.api.sync import sync_engine
 from server.extensions import db
 from server.models import SYNC_TABLES
+from sync import conflicts
+from sync.database import write_transaction
+from sync.entities import ALL, Actor
+from tests.databases import backend
 from tests.device import Device
 from tests.helpers import bearer
 from tests.server.test_errors import assert_error
@@ -160,3 +167,27 @@ def test_a_parent_out_of_scope_child_is_deleted_by_setting_the_value_null(client
     record = client.get(f"/api/v1/records/time_entry/{conflict['record_id']}",
                         headers=bearer(office.token)).get_json()
     assert record["deleted"] is True
+
+
+@pytest.mark.skipif(backend() != "postgresql",
+                    reason="SQLite serialises writers; run with FIELDSYNC_TEST_DB=postgresql")
+def test_of_two_concurrent_overrides_one_wins_and_the_other_gets_conflict_not_open(
+        app, client, world, office, notes_conflict):
+    answers = []
+
+    def second_override() -> None:
+        answers.append(override(app.test_client(), office, notes_conflict["id"],
+                                choose="value", value="second"))
+
+    with app.app_context(), write_transaction(db.engine) as conn:
+        actor = Actor(user_id=world.user("office").id, role="back_office",
+                      keys=frozenset({ALL}), device_id=None)
+        conflicts.override(conn, sync_engine(), notes_conflict["id"], choose="device",
+                           actor=actor)
+        racing = threading.Thread(target=second_override)
+        racing.start()
+        racing.join(0.3)  # the second one now waits for this transaction's row lock
+    racing.join(30)
+    [answer] = answers
+    assert_error(answer, 409, "conflict_not_open")
+    assert account(client, world, office)["notes"] == "rep"
