@@ -191,6 +191,10 @@ def _sync_summary(report: SyncReport) -> str:
         lines.append("The server's history had moved on: the replica was downloaded again.")
     if report.conflicts:
         lines.append("See `fieldsync-client conflicts` for how the conflicts were decided.")
+    if report.conflicts_closed:
+        lines.append(f"The back office settled {report.conflicts_closed} open "
+                     f"conflict{'s' * (report.conflicts_closed != 1)}: see "
+                     "`fieldsync-client conflicts`.")
     if report.rejected:
         lines.append("See `fieldsync-client rejected`: fix or discard the rejected changes.")
     return "\n".join(lines)
@@ -317,9 +321,15 @@ def conflicts(config: CliContext, only_open: bool) -> None:
     """List how concurrent edits of your changes were decided."""
     items = config.client().conflicts(only_open=only_open)
     rows = [{"seq": c["seq"], "entity": c["entity"], "id": c["id"], **c["detail"],
-             "at": c["at"]} for c in items]
+             "status": conflict_status(c), "at": c["at"]} for c in items]
     config.emit(items, lambda: table(rows, ("seq", "entity", "id", "field", "kind", "server",
-                                            "client", "result", "open", "at")))
+                                            "client", "result", "status", "at")))
+
+
+def conflict_status(conflict: dict) -> str:
+    """open (left for the back office), resolved (by its policy) or overridden (by the back
+    office, learnt on a sync)."""
+    return conflict["detail"].get("status") or ("open" if conflict["open"] else "resolved")
 
 
 @cli.group(invoke_without_command=True)

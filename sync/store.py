@@ -163,6 +163,8 @@ def _conflict(metadata: sa.MetaData) -> sa.Table:
         sa.Column("resolved_by", ID),
         sa.Index("ix_sync_conflict_status_created", "status", "created_at"),
         sa.Index("ix_sync_conflict_record", "entity", "record_id"),
+        # A device asks what became of its open conflicts by mutation id on each sync.
+        sa.Index("ix_sync_conflict_device_mutation", "device_id", "mutation_id"),
     )
 
 

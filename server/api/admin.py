@@ -204,6 +204,8 @@ def _user_errors() -> Iterator[None]:
         yield
     except users.DuplicateEmail as exc:
         raise ApiError(409, "email_taken", exc.message, exc.fields) from exc
+    except users.WeakPassword as exc:  # its code says which password rule was broken
+        raise ApiError(422, exc.code, exc.message, exc.fields) from exc
     except users.UserError as exc:
         raise ApiError(422, "validation_failed", exc.message, exc.fields) from exc
 

@@ -1,18 +1,19 @@
 """Conflicts and rejected changes: what the back office reviews and settles.
 
 Office roles see everything; a rep or technician sees the conflicts and rejections of their
-own changes. Only office roles may override an outcome.
+own changes. Only office roles may override an outcome. Lists page newest first with a
+cursor (docs/protocol.md §10.3).
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, request
 from marshmallow import Schema, fields, validate
 
 from server.api.records import REJECTION_STATUS
 from server.api.sync import sync_engine
 from server.auth import current_principal, login_required
+from server.domain import REGISTRY
 from server.errors import ApiError
 from server.extensions import db
 from server.http import json_body
@@ -20,13 +21,56 @@ from server.models import OFFICE_ROLES, SYNC_TABLES
 from sync import conflicts
 from sync.database import write_transaction
 from sync.errors import MutationRejected
+from sync.paging import page_limit
 
 bp = Blueprint("conflicts", __name__, url_prefix="/api/v1")
 
+MAX_MUTATION_IDS = 100
+MAX_MUTATION_ID = 2**63 - 1
+
 
 class OverrideSchema(Schema):
-    choose = fields.String(required=True, validate=validate.OneOf(conflicts.CHOICES))
+    choose = fields.String(required=True, validate=validate.OneOf(
+        (*conflicts.CHOICES, *conflicts.ALIASES)))
     value = fields.Raw(allow_none=True, load_default=None)
+
+
+class PageArgs(Schema):
+    """Query parameters every list takes; unknown ones are ignored."""
+
+    class Meta:
+        unknown = "exclude"
+
+    limit = fields.Integer(load_default=None)
+    after = fields.String(load_default=None, validate=validate.Length(max=200))
+    entity = fields.String(load_default=None, validate=validate.OneOf(sorted(REGISTRY.specs)))
+    record_id = fields.UUID(load_default=None)
+    device_id = fields.UUID(load_default=None)
+
+
+class ConflictArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(conflicts.STATUSES))
+    kind = fields.String(load_default=None, validate=validate.OneOf(conflicts.KINDS))
+    mutation_id = fields.List(fields.Integer(validate=validate.Range(0, MAX_MUTATION_ID)),
+                              load_default=list,
+                              validate=validate.Length(max=MAX_MUTATION_IDS))
+
+
+class RejectionArgs(PageArgs):
+    code = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z_]{1,40}$"))
+
+
+def _args(schema: Schema) -> dict:
+    """The query parameters through `schema` (422 validation_failed naming the bad ones),
+    with UUIDs as text and the page size clamped."""
+    multi = {"mutation_id": request.args.getlist("mutation_id")}
+    loaded = schema.load({**request.args.to_dict(), **multi} if "mutation_id" in schema.fields
+                         else request.args.to_dict())
+    for name in ("record_id", "device_id"):
+        if loaded[name] is not None:
+            loaded[name] = str(loaded[name])
+    loaded["limit"] = page_limit(loaded["limit"])
+    return loaded
 
 
 def _own_user_filter() -> str | None:
@@ -34,45 +78,46 @@ def _own_user_filter() -> str | None:
     return None if principal.role in OFFICE_ROLES else principal.user_id
 
 
-def _limit() -> int:
-    return min(max(request.args.get("limit", 100, type=int), 1), 500)
-
-
 @bp.get("/conflicts")
 @login_required()
 def list_conflicts():
-    """Filters: ?status=open|resolved|overridden&entity=&record_id=&limit="""
-    args = request.args
+    """Filters: status, entity, record_id, kind, device_id, mutation_id (repeatable); paged
+    with after/limit."""
+    args = _args(ConflictArgs())
+    wanted = conflicts.ConflictFilter(
+        status=args["status"], entity=args["entity"], record_id=args["record_id"],
+        kind=args["kind"], device_id=args["device_id"], user_id=_own_user_filter(),
+        mutation_ids=tuple(args["mutation_id"]))
     with db.engine.connect() as conn:
-        items = conflicts.list_conflicts(
-            conn, SYNC_TABLES, status=args.get("status"), entity=args.get("entity"),
-            record_id=args.get("record_id"), user_id=_own_user_filter(), limit=_limit())
-    return {"items": items}
+        items, after = conflicts.list_conflicts(conn, SYNC_TABLES, wanted, after=args["after"],
+                                                limit=args["limit"])
+    return {"items": items, "next": after}
 
 
-@bp.get("/conflicts/<conflict_id>")
+@bp.get("/conflicts/<uuid:conflict_id>")
 @login_required()
-def get_conflict(conflict_id: str):
+def get_conflict(conflict_id):
     with db.engine.connect() as conn:
-        conflict = conflicts.get_conflict(conn, SYNC_TABLES, conflict_id)
+        conflict = conflicts.get_conflict(conn, SYNC_TABLES, str(conflict_id))
     owner = _own_user_filter()
     if owner is not None and conflict["user_id"] != owner:
         raise ApiError(404, "not_found", f"no conflict {conflict_id}")
     return conflict
 
 
-@bp.post("/conflicts/<conflict_id>/override")
+@bp.post("/conflicts/<uuid:conflict_id>/override")
 @login_required(*OFFICE_ROLES)
-def override_conflict(conflict_id: str):
-    """Body: {"choose": "server"|"client"|"value", "value": ...}."""
+def override_conflict(conflict_id):
+    """Body: {"choose": "current"|"device"|"value", "value": ...}; "server" and "client" are
+    the version 1 names of "current" and "device"."""
     body = json_body(OverrideSchema())
     principal = current_principal()
     db.session.rollback()
     try:
         with write_transaction(db.engine) as conn:
-            actor = principal.actor(None)
-            return conflicts.override(conn, sync_engine(), conflict_id, choose=body["choose"],
-                                      value=body["value"], actor=actor)
+            return conflicts.override(conn, sync_engine(), str(conflict_id),
+                                      choose=body["choose"], value=body["value"],
+                                      actor=principal.actor(None))
     except MutationRejected as exc:
         raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
                        exc.fields) from exc
@@ -81,17 +126,12 @@ def override_conflict(conflict_id: str):
 @bp.get("/rejections")
 @login_required()
 def list_rejections():
-    """Rejected mutations with their full payload, newest first; ?device_id= filters."""
-    r = SYNC_TABLES.rejection
-    query = sa.select(r).order_by(r.c.created_at.desc(), r.c.id).limit(_limit())
-    if owner := _own_user_filter():
-        query = query.where(r.c.user_id == owner)
-    if device_id := request.args.get("device_id"):
-        query = query.where(r.c.device_id == device_id)
-    rows = db.session.execute(query)
-    items = []
-    for row in rows:
-        item = dict(row._mapping)
-        item["created_at"] = item["created_at"].isoformat().replace("+00:00", "Z")
-        items.append(item)
-    return {"items": items}
+    """Rejected mutations with their full payload, newest first; filters: device_id,
+    entity, record_id, code; paged with after/limit."""
+    args = _args(RejectionArgs())
+    with db.engine.connect() as conn:
+        items, after = conflicts.list_rejections(
+            conn, SYNC_TABLES, after=args["after"], limit=args["limit"],
+            user_id=_own_user_filter(), device_id=args["device_id"], entity=args["entity"],
+            record_id=args["record_id"], code=args["code"])
+    return {"items": items, "next": after}

@@ -40,6 +40,14 @@ class DeviceRevoked(AuthError):
     default_message = "This device was revoked; sign in on a new device name"
 
 
+class SessionRevoked(AuthError):
+    """The access token's session ended: signed out, signed in again on the device, a new
+    password, or its refresh token family revoked after a replay."""
+
+    code = "session_revoked"
+    default_message = "This session was ended; sign in again"
+
+
 class UserDisabled(AuthError):
     code = "user_disabled"
     default_message = "This account is disabled"

@@ -2,7 +2,7 @@
 
 The role that counts is the user's current role in the database, not the one in the token,
 so a changed role applies from the next request; so do the scope keys (what the user may
-see), read in the same query.
+see) and the session's validity (its refresh token not revoked), read in the same query.
 """
 
 from __future__ import annotations
@@ -17,13 +17,19 @@ from flask import current_app, g, request
 
 from server.auth import clock
 from server.auth.devices import mark_device_seen, seen_recently
-from server.auth.errors import DeviceRevoked, InvalidToken, MissingCredentials, UserDisabled
+from server.auth.errors import (
+    DeviceRevoked,
+    InvalidToken,
+    MissingCredentials,
+    SessionRevoked,
+    UserDisabled,
+)
 from server.auth.settings import AuthSettings
 from server.auth.tokens import AccessClaims, decode_access_token
 from server.domain.scopes import keys_of, scope_grants
 from server.errors import forbidden
 from server.extensions import db
-from server.models import Device, Role, User
+from server.models import Device, RefreshToken, Role, User
 from sync.entities import Actor
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -95,7 +101,8 @@ def current_principal() -> Principal:
 def authenticate_request() -> Principal:
     """Check the request's bearer token and its user and device now; remember the principal.
 
-    Raises MissingCredentials, InvalidToken, TokenExpired, DeviceRevoked or UserDisabled.
+    Raises MissingCredentials, InvalidToken, TokenExpired, DeviceRevoked, UserDisabled or
+    SessionRevoked.
     """
     settings = AuthSettings.from_config(current_app.config)
     now = clock.now()
@@ -133,27 +140,37 @@ def _subject_connection() -> sa.Connection:
 
 
 def _load_subject(conn: sa.Connection, claims: AccessClaims) -> sa.Row:
-    """The token's user's role and scope grants and its device's last sighting, as they are
-    now, in one query.
+    """The token's user's role and scope grants, its device's last sighting and whether its
+    session is live, as they are now, in one query.
 
     Raises InvalidToken when the pair does not exist (or the device is another user's),
-    DeviceRevoked or UserDisabled.
+    DeviceRevoked, UserDisabled or SessionRevoked (the session's refresh token is revoked,
+    or gone: purged after its expiry).
     """
-    found = conn.execute(_SUBJECT, {"device_id": claims.device_id,
-                                    "user_id": claims.user_id}).first()
+    found = conn.execute(_SUBJECT, {"device_id": claims.device_id, "user_id": claims.user_id,
+                                    "session_id": claims.session_id}).first()
     if found is None:
         raise InvalidToken()
     if found.revoked_at is not None:
         raise DeviceRevoked()
     if not found.active:
         raise UserDisabled()
+    if found.session_id is None or found.session_revoked_at is not None:
+        raise SessionRevoked()
     return found
 
 
-_users, _devices = User.__table__, Device.__table__
+_users, _devices, _sessions = User.__table__, Device.__table__, RefreshToken.__table__
 _SUBJECT = (
     sa.select(_users.c.role, _users.c.active, _devices.c.revoked_at, _devices.c.last_seen_at,
-              _devices.c.stream_id, *scope_grants(_users.c.id))
-    .select_from(_users.join(_devices, _devices.c.user_id == _users.c.id))
+              _devices.c.stream_id,
+              _sessions.c.id.label("session_id"),
+              _sessions.c.revoked_at.label("session_revoked_at"),
+              *scope_grants(_users.c.id))
+    .select_from(
+        _users.join(_devices, _devices.c.user_id == _users.c.id)
+        # By primary key: the session check adds no round trip and next to no work.
+        .outerjoin(_sessions, sa.and_(_sessions.c.id == sa.bindparam("session_id"),
+                                      _sessions.c.device_id == _devices.c.id)))
     .where(_devices.c.id == sa.bindparam("device_id"), _users.c.id == sa.bindparam("user_id"))
 )

@@ -10,6 +10,11 @@ less than the grace period ago and nothing later in its family was used yet, the
 likely lost the response; its successor is revoked and a new one issued, so one live branch
 remains.
 
+An access token is bound to the refresh token issued with it and works while that token is
+not revoked (server.auth.principal checks it on every request). So revoking a family, or a
+device's tokens, ends their access tokens at once; spending a token by a normal rotation
+does not, since a spent token is used, not revoked.
+
 Functions flush and never commit; the caller commits, also before re-raising
 RefreshTokenReused, so that the family's revocation sticks.
 """
@@ -39,8 +44,10 @@ TOKEN_BYTES = 32
 
 @dataclass(frozen=True)
 class IssuedRefreshToken:
-    """A newly issued refresh token: `token` is the only copy of the secret."""
+    """A newly issued refresh token: `token` is the only copy of the secret; `id` names the
+    session that the access tokens issued with it belong to."""
 
+    id: str
     token: str
     family_id: str
     device_id: str
@@ -74,7 +81,7 @@ def issue_refresh_token(session: Session, *, device_id: str, now: datetime, ttl:
     )
     session.add(row)
     session.flush()
-    return IssuedRefreshToken(token, row.family_id, device_id, row.expires_at)
+    return IssuedRefreshToken(row.id, token, row.family_id, device_id, row.expires_at)
 
 
 def rotate_refresh_token(session: Session, token: str, *, now: datetime, ttl: timedelta,

@@ -1,6 +1,8 @@
 """Sign-in sessions: checking a login, opening a session on a device, refreshing it.
 
-A session is an access token plus a refresh token family on one device. These functions
+A session is an access token plus a refresh token family on one device; a device has one
+session at a time, so signing in again ends the earlier ones (a family that someone else
+took over, by replaying a refresh token, ends with them). These functions
 flush and never commit; the views commit (also after a refused login, so it is counted).
 """
 
@@ -13,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from server.auth.devices import register_device
 from server.auth.ratelimit import LoginLimits, check_login_allowed, record_login_attempt
-from server.auth.refresh import IssuedRefreshToken, issue_refresh_token, rotate_refresh_token
+from server.auth.refresh import (
+    IssuedRefreshToken,
+    issue_refresh_token,
+    revoke_refresh_tokens,
+    rotate_refresh_token,
+)
 from server.auth.settings import AuthSettings
 from server.auth.tokens import issue_access_token
 from server.models import Device, User
@@ -52,13 +59,15 @@ def authenticate_login(session: Session, settings: AuthSettings, *, email: str, 
 def open_session(session: Session, settings: AuthSettings, user: User, device_name: str, *,
                  address: str | None, now: datetime,
                  installation_id: str | None = None) -> SignedIn:
-    """Register (or reuse) the installation's device and issue a new token family for it.
+    """Register (or reuse) the installation's device, end its earlier sessions and issue a
+    new token family for it.
 
     Raises DeviceNameRevoked if the user's device of that name was revoked, DeviceNameTaken
     (see server.auth.devices.register_device).
     """
     device = register_device(session, user, device_name, now=now, address=address,
                              installation_id=installation_id)
+    revoke_refresh_tokens(session, device_id=device.id, now=now)
     refresh = issue_refresh_token(session, device_id=device.id, now=now,
                                   ttl=settings.refresh_ttl)
     return _signed_in(settings, user, device, refresh, now)
@@ -85,7 +94,7 @@ def login_limits(settings: AuthSettings) -> LoginLimits:
 def _signed_in(settings: AuthSettings, user: User, device: Device,
                refresh: IssuedRefreshToken, now: datetime) -> SignedIn:
     access = issue_access_token(settings, user_id=user.id, device_id=device.id,
-                                role=user.role, now=now)
+                                session_id=refresh.id, role=user.role, now=now)
     return SignedIn(
         user=user,
         device=device,

@@ -1,4 +1,5 @@
-"""Access tokens: short-lived HS256 JWTs naming a user, a device and the role at issue time.
+"""Access tokens: short-lived HS256 JWTs naming a user, a device, the role at issue time and
+the session they belong to (`sid`: the refresh token issued with them).
 
 PyJWT checks the signature against an explicit algorithm list (so `alg: none` and algorithm
 confusion are refused), the required claims, the issuer and the audience. The time claims are
@@ -8,8 +9,9 @@ future beyond a small skew).
 
 A device sends the same access token with every request until it expires, so a verified
 token's claims are kept (VERIFIED_CACHE tokens, per key, issuer and audience): the signature
-and claim structure are checked once per token, its lifetime on every request, and the user
-and device in the database on every request.
+and claim structure are checked once per token, its lifetime on every request, and the user,
+device and session in the database on every request (server.auth.principal), so a revoked
+session ends at once instead of when its access tokens expire.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from server.auth.errors import InvalidToken, TokenExpired
 from server.auth.settings import AuthSettings
 
 ALGORITHM = "HS256"
-REQUIRED_CLAIMS = ("sub", "did", "role", "iss", "aud", "iat", "nbf", "exp", "jti")
+REQUIRED_CLAIMS = ("sub", "did", "sid", "role", "iss", "aud", "iat", "nbf", "exp", "jti")
 # Tolerated clock difference between the workers that issue and verify a token.
 CLOCK_SKEW = timedelta(seconds=10)
 MAX_TIMESTAMP = 253402300800  # 10000-01-01: datetime's limit
@@ -40,18 +42,22 @@ class AccessClaims:
 
     user_id: str
     device_id: str
+    session_id: str  # the refresh token issued with this access token
     role: str
     token_id: str
     expires_at: datetime
 
 
-def issue_access_token(settings: AuthSettings, *, user_id: str, device_id: str, role: str,
-                       now: datetime) -> str:
-    """A signed access token valid from `now` for settings.access_ttl."""
+def issue_access_token(settings: AuthSettings, *, user_id: str, device_id: str,
+                       session_id: str, role: str, now: datetime) -> str:
+    """A signed access token valid from `now` for settings.access_ttl, bound to the session
+    `session_id` (the id of the refresh token issued with it): it works while that refresh
+    token is not revoked."""
     issued = int(now.timestamp())
     claims = {
         "sub": user_id,
         "did": device_id,
+        "sid": session_id,
         "role": str(role),
         "iss": settings.issuer,
         "aud": settings.audience,
@@ -75,6 +81,7 @@ def decode_access_token(settings: AuthSettings, token: str, *, now: datetime) ->
     return AccessClaims(
         user_id=claims["sub"],
         device_id=claims["did"],
+        session_id=claims["sid"],
         role=claims["role"],
         token_id=claims["jti"],
         expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
@@ -112,10 +119,10 @@ def _verified(token: str, secret_key: str, audience: str, issuer: str) -> Mappin
 
 
 def _check_claim_types(claims: Mapping) -> None:
-    for name in ("sub", "did", "role", "jti"):
+    for name in ("sub", "did", "sid", "role", "jti"):
         if not isinstance(claims[name], str) or not claims[name]:
             raise InvalidToken()
-    for name in ("sub", "did"):
+    for name in ("sub", "did", "sid"):
         _check_uuid(claims[name])
     for name in ("iat", "nbf", "exp"):
         if not isinstance(claims[name], int) or isinstance(claims[name], bool):

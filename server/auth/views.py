@@ -58,7 +58,7 @@ def refresh():
 @bp.post("/logout")
 @login_required()
 def logout():
-    """Revoke the calling device's refresh tokens; its access token lapses within minutes."""
+    """Revoke the calling device's refresh tokens; its access tokens stop working at once."""
     revoke_refresh_tokens(db.session, device_id=current_principal().device_id, now=clock.now())
     db.session.commit()
     return "", 204

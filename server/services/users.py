@@ -19,9 +19,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.auth.refresh import revoke_refresh_tokens
 from server.models import Role, Territory, User
+from server.services.passwords import password_problem
 
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 120
 
@@ -50,7 +49,29 @@ class InvalidRole(UserError):
 
 
 class WeakPassword(UserError):
+    """A password the rule of server.services.passwords refuses; the subclass says why."""
+
     code = "weak_password"
+
+
+class PasswordTooShort(WeakPassword):
+    code = "password_too_short"
+
+
+class PasswordTooLong(WeakPassword):
+    code = "password_too_long"
+
+
+class PasswordTooCommon(WeakPassword):
+    code = "password_too_common"
+
+
+class PasswordContainsEmail(WeakPassword):
+    code = "password_contains_email"
+
+
+_PASSWORD_ERRORS = {cls.code: cls for cls in (PasswordTooShort, PasswordTooLong,
+                                               PasswordTooCommon, PasswordContainsEmail)}
 
 
 class InvalidUserField(UserError):
@@ -78,11 +99,12 @@ def create_user(
 
     Raises DuplicateEmail, InvalidRole, WeakPassword, UnknownTerritory or InvalidUserField.
     """
+    email = _valid_email(email)
     user = User(
-        email=_valid_email(email),
+        email=email,
         name=_valid_name(name),
         role=parse_role(role),
-        password_hash=hash_password(password, method=hash_method),
+        password_hash=hash_password(password, method=hash_method, email=email),
         active=True,
     )
     user.territories = find_territories(session, territory_codes)
@@ -97,7 +119,7 @@ def set_password(session: Session, user: User, password: str, *, hash_method: st
 
     Raises WeakPassword.
     """
-    user.password_hash = hash_password(password, method=hash_method)
+    user.password_hash = hash_password(password, method=hash_method, email=user.email)
     revoke_refresh_tokens(session, user_id=user.id, now=now)
     session.flush()
 
@@ -157,14 +179,16 @@ def verify_credentials(session: Session, email: str, password: str, *,
     return user
 
 
-def hash_password(password: str, *, method: str) -> str:
-    """A salted KDF hash of the password (werkzeug: scrypt by default). Raises WeakPassword."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword("The password is too short",
-                           {"password": [f"Use at least {MIN_PASSWORD_LENGTH} characters."]})
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword("The password is too long",
-                           {"password": [f"Use at most {MAX_PASSWORD_LENGTH} characters."]})
+def hash_password(password: str, *, method: str, email: str | None = None) -> str:
+    """A salted KDF hash of the password (werkzeug: scrypt by default).
+
+    Raises a WeakPassword subclass when the password breaks the rule of
+    server.services.passwords for an account with `email`.
+    """
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        error = _PASSWORD_ERRORS[problem.code]
+        raise error(problem.summary, {"password": [problem.advice]})
     return generate_password_hash(password, method=method)
 
 

@@ -47,6 +47,7 @@ def claims_of(app, session, **changes):
     claims = {
         "sub": session["user"]["id"],
         "did": session["device"]["id"],
+        "sid": _claims(session)["sid"],
         "role": session["user"]["role"],
         "iss": app.config["JWT_ISSUER"],
         "aud": app.config["JWT_AUDIENCE"],
@@ -57,6 +58,10 @@ def claims_of(app, session, **changes):
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
+
+
+def _claims(session) -> dict:
+    return jwt.decode(session["access_token"], options={"verify_signature": False})
 
 
 def signed(app, claims, *, key=None, algorithm="HS256"):
@@ -163,13 +168,15 @@ def test_a_token_for_another_issuer_or_audience_gets_401_invalid_token(app, clie
     assert_error(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
-@pytest.mark.parametrize("claim", ["sub", "did", "role", "iss", "aud", "iat", "nbf", "exp", "jti"])
+@pytest.mark.parametrize("claim", ["sub", "did", "sid", "role", "iss", "aud", "iat", "nbf", "exp",
+                                   "jti"])
 def test_a_token_missing_a_required_claim_gets_401_invalid_token(app, client, session, claim):
     token = signed(app, claims_of(app, session, **{claim: None}))
     assert_error(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
-@pytest.mark.parametrize("changes", [{"sub": 42}, {"did": "not-a-uuid"}, {"exp": "tomorrow"},
+@pytest.mark.parametrize("changes", [{"sub": 42}, {"did": "not-a-uuid"}, {"sid": "not-a-uuid"},
+                                     {"exp": "tomorrow"},
                                      {"iat": True}, {"exp": 10**20}, {"iat": -1}])
 def test_a_token_with_mistyped_claims_gets_401_invalid_token(app, client, session, changes):
     token = signed(app, claims_of(app, session, **changes))
@@ -208,7 +215,7 @@ def test_the_role_in_the_database_counts_not_the_one_in_the_token(app, client, r
 
 def test_issued_tokens_carry_the_documented_claims(app, client, session):
     claims = jwt.decode(session["access_token"], options={"verify_signature": False})
-    assert set(claims) == {"sub", "did", "role", "iss", "aud", "iat", "nbf", "exp", "jti"}
+    assert set(claims) == {"sub", "did", "sid", "role", "iss", "aud", "iat", "nbf", "exp", "jti"}
     assert jwt.get_unverified_header(session["access_token"])["alg"] == "HS256"
     assert claims["exp"] - claims["iat"] == app.config["ACCESS_TOKEN_TTL_SECONDS"]
     assert session["expires_in"] == app.config["ACCESS_TOKEN_TTL_SECONDS"]
@@ -237,7 +244,8 @@ def test_token_lifetimes_are_judged_by_the_injected_clock(app, client, session):
     later = freeze_clock(app).advance(minutes=5)
     settings = AuthSettings.from_config(app.config)
     token = issue_access_token(settings, user_id=session["user"]["id"],
-                               device_id=session["device"]["id"], role="rep", now=later)
+                               device_id=session["device"]["id"],
+                               session_id=_claims(session)["sid"], role="rep", now=later)
     assert client.get(ME, headers=bearer(token)).status_code == 200
     install_clock(app, lambda: later - timedelta(minutes=1))
     assert_error(client.get(ME, headers=bearer(token)), 401, "invalid_token")
