@@ -17,9 +17,9 @@ from client_sdk.errors import FieldsyncError, LocalValidationError, NotLoggedIn
 from client_sdk.session import Session
 from client_sdk.store import LocalRecord, LocalStore
 from client_sdk.syncer import RetryPolicy, Syncer, SyncReport
+from server.domain.policies import POLICIES
 from sync.hlc import ZERO, Clock
 from sync.ids import new_id
-from sync.policies import POLICIES
 from sync.protocol import Mutation, MutationResult, Op, Status
 
 # Records per pull page. A first sync of 20,000 records measured 15-20% faster in pages of
