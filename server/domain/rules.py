@@ -94,8 +94,13 @@ def _parents(field: str, current, changes) -> Iterator[str]:
             yield record[field]
 
 
-def locked(message: str, **fields: list[str]) -> MutationRejected:
-    return MutationRejected("record_locked", message, fields=fields)
+class RecordLocked(MutationRejected):
+    """The record's parent is in a state that locks its children for this writer."""
+
+    code = "record_locked"
+
+    def __init__(self, message: str, **fields: list[str]):
+        super().__init__(self.code, message, fields=fields)
 
 
 def order_line_authorize(actor: Actor, op: str, current, changes, lookup: Lookup
@@ -113,7 +118,7 @@ def order_line_authorize(actor: Actor, op: str, current, changes, lookup: Lookup
         if actor.role == Role.REP and order["rep_id"] != actor.user_id:
             return "the order belongs to another rep"
         if order["status"] not in LINES_OPEN.get(actor.role, ()):
-            raise locked(f"the order is {order['status']}: a {actor.role} may not change its "
+            raise RecordLocked(f"the order is {order['status']}: a {actor.role} may not change its "
                          "lines", order_id=[f"order is {order['status']}"])
     return None
 
@@ -146,7 +151,7 @@ def work_child(technician_fields: frozenset[str] | None = None) -> Authorizer:
             work_order = lookup.get("work_order", wo_id)
             if work_order is not None and actor.role != Role.ADMIN \
                     and work_order["status"] not in WORK_OPEN:
-                raise locked(f"the work order is {work_order['status']}: its records are "
+                raise RecordLocked(f"the work order is {work_order['status']}: its records are "
                              "locked", work_order_id=[f"work order is {work_order['status']}"])
         return None
 
