@@ -182,13 +182,14 @@ class SyncClient:
 
     def _check_workflow(self, entity: str, op: Op, view: dict[str, Any] | None,
                         fields: Mapping[str, Any]) -> None:
-        """Refuse locally a status move the user's role may not make (docs §10.4): the server
-        would reject it with transition_not_allowed."""
-        flow = WORKFLOWS.get(entity)
-        if flow is None or op is Op.DELETE or flow.field not in fields:
+        """Refuse locally a status move (or a delete) the user's role may not make (docs
+        §10.4): the server would reject it with transition_not_allowed."""
+        flow, role = WORKFLOWS.get(entity), (self.user or {}).get("role")
+        if flow is None or (op is not Op.DELETE and flow.field not in fields):
             return
-        old = view.get(flow.field) if op is Op.UPDATE else None
-        reason = flow.refusal((self.user or {}).get("role"), old, fields[flow.field])
+        old = view.get(flow.field) if op is not Op.CREATE else None
+        reason = (flow.delete_refusal(role, old) if op is Op.DELETE
+                  else flow.refusal(role, old, fields[flow.field]))
         if reason:
             raise LocalValidationError(f"{flow.field}: {reason}", {flow.field: [reason]})
 

@@ -173,6 +173,11 @@ class Applier:
         self._authorize(spec, "delete", current.data, {})
         if current.deleted:
             return Outcome(self._result(m, Status.APPLIED, current, []))
+        if spec.workflow is not None:
+            reason = spec.workflow.delete_refusal(self.actor.role,
+                                                  current.data.get(spec.workflow.field))
+            if reason:
+                raise reject("transition_not_allowed", reason)
         rule = spec.merge_policy.on_delete_updated
         conflicts: list[FieldConflict] = []
         if self._updated_by_others(current, m.base_version):

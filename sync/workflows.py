@@ -17,7 +17,8 @@ from sync.policies import FieldPolicy, Policy
 @dataclass(frozen=True)
 class Workflow:
     """The states of `field`, in precedence order (later states win a merge), the states
-    each role may create a record in, and the roles that may make each move.
+    each role may create a record in, the roles that may make each move, and the states in
+    which each role may delete a record (None: wherever it may write the record at all).
 
     Raises ValueError when a move or an initial state names a state not in `states`.
     """
@@ -26,6 +27,7 @@ class Workflow:
     states: tuple[str, ...]
     initial: Mapping[str, frozenset[str]]
     moves: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    deletable: Mapping[str, frozenset[str]] | None = None
 
     def __post_init__(self):
         named = {s for pair in self.moves for s in pair}
@@ -48,6 +50,12 @@ class Workflow:
         if (old, new) in self.moves:
             return f"a {role} may not move {self.field} from {old} to {new}"
         return f"{self.field} never moves from {old} to {new}"
+
+    def delete_refusal(self, role: str, state: str | None) -> str | None:
+        """Why `role` may not delete a record in `state`, or None when it may."""
+        if self.deletable is None or state in self.deletable.get(role, ()):
+            return None
+        return f"a {role} may not delete a record that is {state}"
 
     def roles_for(self, old: str, new: str) -> frozenset[str]:
         return self.moves.get((old, new), frozenset())

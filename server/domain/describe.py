@@ -73,6 +73,9 @@ def describe_workflow(flow: Workflow) -> dict[str, Any]:
         "initial": {str(role): _ordered(flow, states) for role, states in flow.initial.items()},
         "moves": [{"from": str(a), "to": str(b), "roles": _roles(roles)}
                   for (a, b), roles in _sorted_moves(flow)],
+        "deletable": None if flow.deletable is None else {
+            str(role): _ordered(flow, flow.deletable.get(role, ())) for role in Role
+            if role in flow.deletable},
     }
 
 
@@ -103,6 +106,8 @@ def workflow_markdown() -> str:
         for move in described["moves"]:
             lines.append(f"| `{move['from']}` → `{move['to']}` | "
                          f"{', '.join(f'`{r}`' for r in move['roles'])} |")
+        for role, states in (described["deletable"] or {}).items():
+            lines.append(f"| delete when {', '.join(f'`{s}`' for s in states)} | `{role}` |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

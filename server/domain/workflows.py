@@ -20,6 +20,11 @@ SERVICE = DISPATCH | TECH
 
 V, S, W = VisitStatus, OrderStatus, WorkOrderStatus
 
+
+def _office_deletes(states, **field_roles: frozenset[str]) -> dict[str, frozenset[str]]:
+    """The office may delete a record in any state; field roles only in `field_roles`'."""
+    return {**{role: frozenset(states) for role in DISPATCH}, **field_roles}
+
 # The admin may create a record in any state: imports and corrections of past work.
 VISIT = Workflow(
     "status", states=(V.PLANNED, V.CHECKED_IN, V.COMPLETED, V.CANCELLED),
@@ -31,7 +36,8 @@ VISIT = Workflow(
         (V.PLANNED, V.CHECKED_IN, SALES),
         ((V.PLANNED, V.CHECKED_IN), V.COMPLETED, SALES),
         ((V.PLANNED, V.CHECKED_IN), V.CANCELLED, SALES),
-    ))
+    ),
+    deletable=_office_deletes(V, rep=frozenset({V.PLANNED})))
 
 # A rep works on her drafts and submits them; the back office approves or sends back, and
 # fulfils. A fulfilled order was delivered: it outranks a concurrent cancellation.
@@ -47,7 +53,8 @@ ORDER = Workflow(
         ((S.DRAFT, S.REJECTED), S.CANCELLED, SALES),
         (S.SUBMITTED, (S.APPROVED, S.REJECTED, S.DRAFT, S.CANCELLED), APPROVERS),
         (S.APPROVED, (S.FULFILLED, S.CANCELLED, S.SUBMITTED), APPROVERS),
-    ))
+    ),
+    deletable=_office_deletes(S, rep=frozenset({S.DRAFT})))
 
 # The office plans and dispatches; the technician starts, pauses and completes; the office
 # reviews and closes (or reopens).
