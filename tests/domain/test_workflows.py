@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync.protocol import Op, Status
+from tests.device import Device
 from tests.domain.records import line, order, visit
+from tests.helpers import bearer
 from tests.sync.harness import Harness, create, uid, update
 
 
@@ -178,3 +180,14 @@ def test_van_stock_is_never_clamped_at_zero(h: Harness):
                                         base={"quantity": 10})])
     refused(result, "validation_failed")
     assert h.record("van_stock", van).data["quantity"] == 10
+
+
+def test_devices_can_read_every_workflow_from_the_entity_description(app, client, h: Harness):
+    rep = Device(client, h.w.user("rep_n"))
+    entities = client.get("/api/v1/sync/entities", headers=bearer(rep.token)).get_json()
+    flows = {e["entity"]: e["workflow"] for e in entities["entities"] if e["workflow"]}
+    assert set(flows) == {"visit", "order", "work_order"}
+    assert flows["order"]["initial"]["rep"] == ["draft"]
+    assert {"from": "submitted", "to": "approved", "roles": ["back_office", "admin"]} in \
+        flows["order"]["moves"]
+    assert flows["order"]["deletable"]["rep"] == ["draft"]
