@@ -56,8 +56,9 @@ ORDER = Workflow(
     ),
     deletable=_office_deletes(S, rep=frozenset({S.DRAFT})))
 
-# The office plans and dispatches; the technician starts, pauses and completes; the office
-# reviews and closes (or reopens).
+# The office plans and dispatches; the technician starts (a job assigned to him, even one
+# not yet dispatched: he may arrive early), pauses and completes; the office reviews and
+# closes (or reopens).
 _PLANNING = (W.NEW, W.SCHEDULED, W.DISPATCHED)
 WORK_ORDER = Workflow(
     "status",
@@ -67,7 +68,7 @@ WORK_ORDER = Workflow(
              Role.ADMIN: frozenset(W)},
     moves=moves(
         (_PLANNING, _PLANNING, DISPATCH),
-        ((W.DISPATCHED, W.ON_HOLD), W.IN_PROGRESS, SERVICE),
+        ((W.SCHEDULED, W.DISPATCHED, W.ON_HOLD), W.IN_PROGRESS, SERVICE),
         ((W.DISPATCHED, W.IN_PROGRESS), W.ON_HOLD, SERVICE),
         ((W.IN_PROGRESS, W.ON_HOLD), W.COMPLETED, SERVICE),
         ((W.ON_HOLD, W.COMPLETED), _PLANNING, DISPATCH),
