@@ -30,7 +30,7 @@ from client_sdk.errors import (
 from client_sdk.field import FieldActions
 from client_sdk.render import SHORT_ID, to_json
 from client_sdk.syncer import RetryPolicy
-from sync.policies import POLICIES
+from server.domain.policies import POLICIES
 
 EXIT_REFUSED = 1
 EXIT_OFFLINE = 3

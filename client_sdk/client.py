@@ -17,9 +17,10 @@ from client_sdk.errors import FieldsyncError, LocalValidationError, NotLoggedIn
 from client_sdk.session import Session
 from client_sdk.store import LocalRecord, LocalStore
 from client_sdk.syncer import RetryPolicy, Syncer, SyncReport
+from server.domain.policies import POLICIES
+from server.domain.workflows import WORKFLOWS
 from sync.hlc import ZERO, Clock
 from sync.ids import new_id
-from sync.policies import POLICIES
 from sync.protocol import Mutation, MutationResult, Op, Status
 
 # Records per pull page. A first sync of 20,000 records measured 15-20% faster in pages of
@@ -180,9 +181,23 @@ class SyncClient:
             if not fields:
                 return None
             base = {k: view.get(k) for k in fields}
+        self._check_workflow(entity, op, view, fields)
         next_id = int(self.store.meta("next_mutation_id") or 1)
         return Mutation(next_id, entity, record_id, op, base_version, fields, base,
                         self._clock.now())
+
+    def _check_workflow(self, entity: str, op: Op, view: dict[str, Any] | None,
+                        fields: Mapping[str, Any]) -> None:
+        """Refuse locally a status move (or a delete) the user's role may not make (docs
+        §10.4): the server would reject it with transition_not_allowed."""
+        flow, role = WORKFLOWS.get(entity), (self.user or {}).get("role")
+        if flow is None or (op is not Op.DELETE and flow.field not in fields):
+            return
+        old = view.get(flow.field) if op is not Op.CREATE else None
+        reason = (flow.delete_refusal(role, old) if op is Op.DELETE
+                  else flow.refusal(role, old, fields[flow.field]))
+        if reason:
+            raise LocalValidationError(f"{flow.field}: {reason}", {flow.field: [reason]})
 
     # -- sync ------------------------------------------------------------------------------
 

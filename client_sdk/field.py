@@ -24,6 +24,9 @@ from client_sdk.client import SyncClient
 from client_sdk.errors import NotLoggedIn
 from client_sdk.pricing import PricedLine, current_price_list, line_total, order_total
 from client_sdk.wire import refuse
+from server.domain import bounds
+from server.domain.vocabulary import OrderStatus, VisitStatus, WorkOrderStatus
+from server.domain.workflows import WORK_OPEN
 from sync.ids import new_id
 
 # (product_id, quantity) or (product_id, quantity, discount_pct)
@@ -34,7 +37,6 @@ ACCOUNT_FIELDS = frozenset({"account_number", "status", "phone", "email", "stree
 ACCOUNT_STATUSES = frozenset({"prospect", "active", "inactive"})
 TIME_KINDS = frozenset({"labor", "travel"})
 ATTACHMENT_KINDS = frozenset({"photo", "signature"})
-CLOSED_WORK_ORDER = frozenset({"closed", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,13 @@ class FieldActions:
         Raises LocalValidationError for an unknown account or a timestamp without a zone.
         """
         self._record("account", account_id, "account_id")
+        planned_at = wire.timestamp(planned_at, "planned_at")
+        reason = bounds.visit_time_refusal(datetime.fromisoformat(planned_at), self._now())
+        if reason:
+            raise refuse("planned_at", reason)
         return self.client.create("visit", {
-            "account_id": account_id, "rep_id": self._user_id(), "status": "planned",
-            "planned_at": wire.timestamp(planned_at, "planned_at"), "notes": notes})
+            "account_id": account_id, "rep_id": self._user_id(),
+            "status": VisitStatus.PLANNED, "planned_at": planned_at, "notes": notes})
 
     def check_in(self, visit_id: str, latitude: float | str | None = None,
                  longitude: float | str | None = None) -> None:
@@ -106,9 +112,9 @@ class FieldActions:
         out-of-range coordinate.
         """
         visit = self._record("visit", visit_id, "visit_id")
-        if visit.get("status") in ("completed", "cancelled"):
+        if visit.get("status") in (VisitStatus.COMPLETED, VisitStatus.CANCELLED):
             raise refuse("status", f"the visit is {visit['status']}")
-        fields = {"status": "checked_in", "checked_in_at": self._stamp()}
+        fields = {"status": VisitStatus.CHECKED_IN, "checked_in_at": self._stamp()}
         if (latitude is None) != (longitude is None):
             raise refuse("longitude" if longitude is None else "latitude",
                          "latitude and longitude go together")
@@ -123,11 +129,12 @@ class FieldActions:
         Raises LocalValidationError for an unknown or cancelled visit or an empty outcome.
         """
         visit = self._record("visit", visit_id, "visit_id")
-        if visit.get("status") == "cancelled":
+        if visit.get("status") == VisitStatus.CANCELLED:
             raise refuse("status", "the visit is cancelled")
         if not outcome or len(outcome) > 200:
             raise refuse("outcome", "must be 1 to 200 characters")
-        fields = {"status": "completed", "completed_at": self._stamp(), "outcome": outcome}
+        fields = {"status": VisitStatus.COMPLETED, "completed_at": self._stamp(),
+                  "outcome": outcome}
         if notes is not None:
             fields["notes"] = notes
         self.client.update("visit", visit_id, fields)
@@ -167,8 +174,8 @@ class FieldActions:
         current price list is used unless `price_list_id` names one. Each line's unit price
         and total are the device's estimate; the server prices again and its price is final.
         Raises LocalValidationError for an unknown account or visit, no current price list,
-        a product not on it, a quantity below 1 or a discount outside 0 to 100; nothing is
-        written then.
+        a product not on it, a quantity below 1 or a discount outside 0 to the role's cap
+        (docs §10.4); nothing is written then.
         """
         self._record("account", account_id, "account_id")
         if visit_id is not None:
@@ -201,8 +208,9 @@ class FieldActions:
             raise refuse(at, "expected (product_id, quantity[, discount_pct])")
         product_id, quantity, discount = (*spec, "0")[:3]
         quantity = wire.whole_number(quantity, f"{at}.quantity", minimum=1)
+        cap = bounds.discount_cap((self.client.user or {}).get("role"))
         discount = wire.decimal_text(discount, f"{at}.discount_pct", places=2,
-                                     low=Decimal(0), high=Decimal(100))
+                                     low=Decimal(0), high=min(cap, Decimal(100)))
         if product_id not in prices:
             raise refuse(f"{at}.product_id", "not on the price list")
         unit = prices[product_id]
@@ -213,7 +221,8 @@ class FieldActions:
                      price_list_id: str, priced: list[PricedLine]) -> CreatedOrder:
         order_id = self.client.create("order", {
             "account_id": account_id, "rep_id": self._user_id(), "visit_id": visit_id,
-            "price_list_id": price_list_id, "status": "draft", "ordered_at": self._stamp(),
+            "price_list_id": price_list_id, "status": OrderStatus.DRAFT,
+            "ordered_at": self._stamp(),
             "notes": notes})
         for line in priced:
             # line_total is server-owned: it is never sent, order_lines() derives it.
@@ -240,11 +249,11 @@ class FieldActions:
         without lines.
         """
         order = self._record("order", order_id, "order_id")
-        if order.get("status") not in ("draft", "rejected"):
+        if order.get("status") not in (OrderStatus.DRAFT, OrderStatus.REJECTED):
             raise refuse("status", f"the order is {order.get('status')}, not a draft")
         if not self.client.query("order_line", order_id=order_id):
             raise refuse("lines", "an order needs at least one line")
-        self.client.update("order", order_id, {"status": "submitted"})
+        self.client.update("order", order_id, {"status": OrderStatus.SUBMITTED})
 
     def create_account_with_order(self, territory_id: str, name: str, lines: Iterable[LineSpec],
                                   *, visit_notes: str | None = None,
@@ -262,7 +271,8 @@ class FieldActions:
             account_id = self.client.create("account", account)
             now = self._stamp()
             visit_id = self.client.create("visit", {
-                "account_id": account_id, "rep_id": self._user_id(), "status": "checked_in",
+                "account_id": account_id, "rep_id": self._user_id(),
+                "status": VisitStatus.CHECKED_IN,
                 "planned_at": now, "checked_in_at": now, "notes": visit_notes})
             order = self._write_order(account_id, visit_id, order_notes, price_list_id, priced)
         return NewCustomer(account_id, visit_id, order)
@@ -271,7 +281,7 @@ class FieldActions:
 
     def _work_order(self, wo_id: str) -> dict[str, Any]:
         work_order = self._record("work_order", wo_id, "work_order_id")
-        if work_order.get("status") in CLOSED_WORK_ORDER:
+        if work_order.get("status") not in WORK_OPEN:
             raise refuse("status", f"the work order is {work_order['status']}")
         return work_order
 
@@ -281,9 +291,9 @@ class FieldActions:
         Raises LocalValidationError for an unknown, completed, closed or cancelled work order.
         """
         work_order = self._work_order(wo_id)
-        if work_order.get("status") == "completed":
+        if work_order.get("status") == WorkOrderStatus.COMPLETED:
             raise refuse("status", "the work order is completed")
-        fields = {"status": "in_progress"}
+        fields = {"status": WorkOrderStatus.IN_PROGRESS}
         if not work_order.get("started_at"):
             fields["started_at"] = self._stamp()
         self.client.update("work_order", wo_id, fields)
@@ -298,7 +308,8 @@ class FieldActions:
         self._work_order(wo_id)
         if not resolution:
             raise refuse("resolution", "must not be empty")
-        fields = {"status": "completed", "completed_at": self._stamp(), "resolution": resolution}
+        fields = {"status": WorkOrderStatus.COMPLETED, "completed_at": self._stamp(),
+                  "resolution": resolution}
         if signed_by is not None:
             fields["signed_by"] = signed_by
         self.client.update("work_order", wo_id, fields)
@@ -308,23 +319,25 @@ class FieldActions:
         """Record parts used on a work order and take them from the technician's van stock.
 
         The van stock is decremented by a local update that the server merges as a counter,
-        so an office restock made meanwhile adds up. Using more than the van holds is not
-        refused: the use is recorded in full, the stock stops at zero (the server keeps
-        quantities non-negative) and the office reconciles. Returns the part_used id.
-        Raises LocalValidationError for an unknown work order or part, or a quantity below 1.
+        so an office restock made meanwhile adds up. Using more than the van holds is
+        refused, never clamped (docs §10.4): the office restocks the van first. A part the
+        van does not carry at all came from elsewhere: its use is recorded without touching
+        van stock. Returns the part_used id. Raises LocalValidationError for an unknown work
+        order or part, a quantity below 1, or more than the van holds.
         """
         self._work_order(wo_id)
         self._record("part", part_id, "part_id")
         quantity = wire.whole_number(quantity, "quantity", minimum=1)
+        stocks = self.client.query("van_stock", technician_id=self._user_id(), part_id=part_id)
+        if stocks and stocks[0]["quantity"] < quantity:
+            raise refuse("quantity", f"the van holds {stocks[0]['quantity']}")
         with self.client.atomic():  # the use and the decrement survive a crash together
             used_id = self.client.create("part_used", {
                 "work_order_id": wo_id, "part_id": part_id, "quantity": quantity,
                 "notes": notes})
-            stocks = self.client.query("van_stock", technician_id=self._user_id(),
-                                       part_id=part_id)
             if stocks:
-                left = max(0, stocks[0]["quantity"] - quantity)
-                self.client.update("van_stock", stocks[0]["id"], {"quantity": left})
+                self.client.update("van_stock", stocks[0]["id"],
+                                   {"quantity": stocks[0]["quantity"] - quantity})
         return used_id
 
     def log_time(self, wo_id: str, started_at: datetime | str, ended_at: datetime | str,
@@ -332,11 +345,15 @@ class FieldActions:
         """Log time spent on a work order (labor or travel); minutes are computed.
 
         Returns the time entry id. Raises LocalValidationError for an unknown work order, an
-        unknown kind, timestamps without a zone or an end before the start.
+        unknown kind, timestamps without a zone or in the future, or an end before the start.
         """
         self._work_order(wo_id)
         start = wire.timestamp(started_at, "started_at")
         end = wire.timestamp(ended_at, "ended_at")
+        for field, moment in (("started_at", start), ("ended_at", end)):
+            reason = bounds.logged_time_refusal(datetime.fromisoformat(moment), self._now())
+            if reason:
+                raise refuse(field, reason)
         seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
         if seconds < 0:
             raise refuse("ended_at", "must not be before started_at")

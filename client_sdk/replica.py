@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from server.domain.policies import policy_for
 from sync.merge import MergeError, merge_fields
-from sync.policies import DeleteRule, EntityPolicy, policy_for
+from sync.policies import DeleteRule, EntityPolicy
 from sync.protocol import Mutation, Op
 
 

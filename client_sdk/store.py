@@ -21,7 +21,7 @@ from client_sdk import replica_sql as sql
 from client_sdk.errors import ReplicaTooNew
 from client_sdk.jsonio import change_data_text
 from client_sdk.replica import ServerState, apply_pending, local_view
-from sync.policies import policy_for
+from server.domain.policies import policy_for
 from sync.protocol import (
     ErrorInfo,
     FieldConflict,

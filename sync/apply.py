@@ -106,6 +106,7 @@ class Applier:
         data = self._derive(spec, data)
         conflicts = self._check_references(spec, m, data, data, may_postpone)
         self._check(spec, None, data)
+        self._check_workflow(spec, None, data)
         moved_away = any(c.kind == "parent_out_of_scope" for c in conflicts)
         keys = self._visible_keys(spec, m.record_id, data, allow_hidden=moved_away)
         record = self.store.insert(spec, m.record_id, data, hlc=stamp, keys=keys, now=self.now,
@@ -156,6 +157,7 @@ class Applier:
         changes = {k: v for k, v in data.items() if current.data.get(k) != v}
         conflicts += self._check_references(spec, m, changes, data, may_postpone)
         self._check(spec, seen, data)
+        self._check_workflow(spec, current.data, data)
         keys = self._visible_keys(spec, current.record_id, data)
         if not changes and not current.deleted:
             self._store_conflicts(m, conflicts)
@@ -175,6 +177,11 @@ class Applier:
         self._authorize(spec, "delete", current.data, {})
         if current.deleted:
             return Outcome(self._result(m, Status.APPLIED, current, []))
+        if spec.workflow is not None:
+            reason = spec.workflow.delete_refusal(self.actor.role,
+                                                  current.data.get(spec.workflow.field))
+            if reason:
+                raise reject("transition_not_allowed", reason)
         rule = spec.merge_policy.on_delete_updated
         conflicts: list[FieldConflict] = []
         if self._updated_by_others(current, m.base_version):
@@ -220,9 +227,23 @@ class Applier:
     # -- rules shared by the operations --------------------------------------------------
 
     def _authorize(self, spec: EntitySpec, op: str, current, changes) -> None:
-        reason = spec.authorize(self.actor, op, current, changes)
+        try:
+            reason = spec.authorize(self.actor, op, current, changes, RecordLookup(self.store))
+        except FieldErrors as exc:
+            raise reject("validation_failed", f"invalid {spec.name}", **exc.fields) from exc
         if reason:
             raise reject("forbidden", reason)
+
+    def _check_workflow(self, spec: EntitySpec, old, new) -> None:
+        """The actor may make the move this write makes, whatever the device saw: a move
+        that became illegal while it was offline is refused, not merged."""
+        flow = spec.workflow
+        if flow is None:
+            return
+        name = flow.field
+        reason = flow.refusal(self.actor.role, old.get(name) if old else None, new.get(name))
+        if reason:
+            raise reject("transition_not_allowed", reason, **{name: [reason]})
 
     def _derive(self, spec: EntitySpec, data: dict[str, Any]) -> dict[str, Any]:
         if spec.derive is None:

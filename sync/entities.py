@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from sync.policies import EntityPolicy, policy_for
+from sync.policies import EntityPolicy
+from sync.workflows import Workflow
 
 ALL = "*"  # the scope key of users who see everything (back office)
 
@@ -82,7 +83,8 @@ class Inherit:
 
 ScopeRule = OwnKeys | Inherit
 
-Authorizer = Callable[[Actor, str, Mapping[str, Any] | None, Mapping[str, Any]], str | None]
+Authorizer = Callable[[Actor, str, Mapping[str, Any] | None, Mapping[str, Any], "Lookup"],
+                      str | None]
 Deriver = Callable[["Lookup", dict[str, Any]], dict[str, Any]]
 Checker = Callable[[Mapping[str, Any] | None, Mapping[str, Any]], dict[str, list[str]]]
 
@@ -95,7 +97,7 @@ class Lookup(Protocol):
     def find(self, entity: str, **equals: Any) -> Mapping[str, Any] | None: ...
 
 
-def allow_all(actor: Actor, op: str, current, changes) -> str | None:
+def allow_all(actor: Actor, op: str, current, changes, lookup) -> str | None:
     return None
 
 
@@ -103,9 +105,11 @@ def allow_all(actor: Actor, op: str, current, changes) -> str | None:
 class EntitySpec:
     """One replicated entity.
 
-    authorize(actor, op, current, changes) returns None or a reason to refuse; derive
-    computes server-owned fields; check validates the whole new record against the old one
-    (state transitions) and returns field errors.
+    authorize(actor, op, current, changes, lookup) returns None or a reason to refuse (or
+    raises FieldErrors, or MutationRejected with a code of its own); derive computes
+    server-owned fields; check validates the whole new record against the old one and
+    returns field errors; workflow declares the states of a status field and who may move
+    it where; policy is the entity's conflict policies (default: last writer wins).
     """
 
     name: str
@@ -117,10 +121,11 @@ class EntitySpec:
     derive: Deriver | None = None
     check: Checker | None = None
     policy: EntityPolicy | None = None
+    workflow: Workflow | None = None
 
     @functools.cached_property  # read for every mutation; specs and policies are fixed
     def merge_policy(self) -> EntityPolicy:
-        return self.policy or policy_for(self.name)
+        return self.policy or EntityPolicy()
 
 
 class Registry:

@@ -46,6 +46,8 @@ def resolve_field(
     if kind is Policy.MANUAL:
         return ours, True
     if kind is Policy.STATE:
+        if not policy.may_move(ours, theirs):  # a move nobody may make: the server's stays
+            return ours, False
         rank_ours, rank_theirs = policy.ranks.get(ours, -1), policy.ranks.get(theirs, -1)
         if rank_ours != rank_theirs:
             return (theirs if rank_theirs > rank_ours else ours), False

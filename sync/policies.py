@@ -1,9 +1,10 @@
-"""How each replicated entity resolves concurrent edits: the whole table on one screen.
+"""The kinds of conflict policy an entity can declare, per field and for deletes.
 
 A field conflict means both the server and a device changed the same field since the
 version the device edited. Fields that only one side changed always merge cleanly; the
-policy below decides only real conflicts. `merge.py` applies it, on the server and in the
-client SDK alike.
+policy decides only real conflicts. `merge.py` applies it, on the server and in the client
+SDK alike. The domain declares each entity's table of policies and hands it to the engine
+on the entity's spec (the field domain's: server/domain/policies.py).
 """
 
 from __future__ import annotations
@@ -29,12 +30,20 @@ class DeleteRule(enum.StrEnum):
 
 @dataclass(frozen=True)
 class FieldPolicy:
+    """One field's policy. For `state`: each state's rank, and the moves (from, to) anyone
+    may make; with moves declared, a merge never picks a move outside them."""
+
     kind: Policy
     ranks: Mapping[str, int] = field(default_factory=dict)
+    moves: frozenset[tuple[str, str]] = frozenset()
+
+    def may_move(self, old: object, new: object) -> bool:
+        return not self.moves or old == new or (old, new) in self.moves
 
 
 def state(*order: str) -> FieldPolicy:
-    """State precedence: later in `order` wins a conflict (terminal states go last)."""
+    """State precedence: later in `order` wins a conflict (terminal states go last), any
+    move allowed (sync.workflows.Workflow.precedence builds one with declared moves)."""
     return FieldPolicy(Policy.STATE, {name: rank for rank, name in enumerate(order)})
 
 
@@ -51,9 +60,9 @@ class EntityPolicy:
 
     on_update_deleted: a device updated what the server deleted meanwhile.
     on_delete_updated: a device deleted what the server updated meanwhile.
-    append_only: a child record (order line, time entry...): its creation is never refused
-        because its parent changed or was deleted concurrently; a deleted parent is
-        recorded as a conflict for the back office instead.
+    append_only: a child record: its creation is never refused because its parent changed
+        or was deleted concurrently; a deleted parent is recorded as a conflict for the
+        back office instead.
     """
 
     fields: Mapping[str, FieldPolicy] = field(default_factory=dict)
@@ -66,61 +75,5 @@ class EntityPolicy:
         return self.fields.get(name, self.default)
 
 
-WORK_ORDER_STATUS = state(
-    "new", "scheduled", "dispatched", "on_hold", "in_progress", "completed", "closed",
-    "cancelled",
-)
-# A fulfilled order was delivered: a concurrent cancellation comes too late.
-ORDER_STATUS = state("draft", "submitted", "rejected", "approved", "cancelled", "fulfilled")
-VISIT_STATUS = state("planned", "checked_in", "completed", "cancelled")
-
 UPDATE_WINS = DeleteRule.UPDATE_WINS
 DELETE_WINS = DeleteRule.DELETE_WINS
-
-POLICIES: dict[str, EntityPolicy] = {
-    # reference data, edited only in the back office
-    "territory": EntityPolicy(default=SERVER_WINS),
-    "product": EntityPolicy(default=SERVER_WINS),
-    "price_list": EntityPolicy(default=SERVER_WINS),
-    "price": EntityPolicy(default=SERVER_WINS),
-    "part": EntityPolicy(default=SERVER_WINS),
-    # field sales
-    "account": EntityPolicy(
-        fields={"territory_id": SERVER_WINS, "account_number": SERVER_WINS, "notes": MANUAL},
-        on_update_deleted=UPDATE_WINS,
-    ),
-    "contact": EntityPolicy(on_update_deleted=UPDATE_WINS),
-    "visit": EntityPolicy(fields={"status": VISIT_STATUS}),
-    "order": EntityPolicy(
-        fields={"status": ORDER_STATUS, "price_list_id": SERVER_WINS},
-        on_delete_updated=UPDATE_WINS,
-    ),
-    "order_line": EntityPolicy(fields={"unit_price": SERVER_WINS}, append_only=True),
-    # field service
-    "asset": EntityPolicy(fields={"serial_number": MANUAL}),
-    "work_order": EntityPolicy(
-        fields={
-            "status": WORK_ORDER_STATUS,
-            "technician_id": SERVER_WINS,
-            "priority": SERVER_WINS,
-            "due_at": SERVER_WINS,
-            "resolution": CLIENT_WINS,
-            "signed_by": CLIENT_WINS,
-        },
-        on_delete_updated=UPDATE_WINS,
-    ),
-    "van_stock": EntityPolicy(fields={"quantity": COUNTER}, on_update_deleted=UPDATE_WINS),
-    "part_used": EntityPolicy(fields={"quantity": COUNTER}, append_only=True),
-    "time_entry": EntityPolicy(append_only=True, on_update_deleted=UPDATE_WINS),
-    "checklist_item": EntityPolicy(
-        fields={"label": SERVER_WINS, "position": SERVER_WINS, "checked": CLIENT_WINS,
-                "answer": CLIENT_WINS},
-        append_only=True,
-    ),
-    "attachment": EntityPolicy(append_only=True, on_update_deleted=UPDATE_WINS),
-}
-
-
-def policy_for(entity: str) -> EntityPolicy:
-    """The entity's policy; an entity without an entry merges with the defaults."""
-    return POLICIES.get(entity, EntityPolicy())

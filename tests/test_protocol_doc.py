@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from server.domain.describe import entity_reference_markdown
+from server.domain.describe import entity_reference_markdown, workflow_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "protocol.md").read_text()
@@ -16,6 +16,12 @@ def test_the_entity_reference_in_the_protocol_matches_the_code():
     embedded = DOC.split("<!-- entities:begin -->\n")[1].split("<!-- entities:end -->")[0]
     assert embedded == entity_reference_markdown(), (
         "regenerate the block with: python -m server.domain.describe")
+
+
+def test_the_workflow_tables_in_the_protocol_match_the_code():
+    embedded = DOC.split("<!-- workflows:begin -->\n")[1].split("<!-- workflows:end -->")[0]
+    assert embedded == workflow_markdown(), (
+        "regenerate the block with: python -m server.domain.describe workflows")
 
 
 def _codes_in_code() -> set[str]:

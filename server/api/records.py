@@ -29,6 +29,7 @@ REJECTION_STATUS = {
     "validation_failed": 422, "unmergeable": 422, "missing_reference": 422,
     "reference_deleted": 422, "not_found": 404, "unknown_entity": 404, "already_exists": 409,
     "invalid_base_version": 409, "integrity_error": 409, "forbidden": 403, "out_of_scope": 403,
+    "transition_not_allowed": 409, "record_locked": 409,
 }
 
 

@@ -6,18 +6,21 @@ from datetime import datetime, timedelta
 
 from server.demo import vocabulary as words
 from server.demo.company import Builder, Record, Site, wire_money, wire_time
+from server.domain.vocabulary import OrderStatus as S
+from server.domain.vocabulary import VisitStatus as V
+from server.domain.vocabulary import WorkOrderStatus as W
 
 WORK_ORDER_STATUSES = {
-    "new": 14, "scheduled": 24, "dispatched": 14, "in_progress": 10, "on_hold": 7,
-    "completed": 16, "closed": 10, "cancelled": 5,
+    W.NEW: 14, W.SCHEDULED: 24, W.DISPATCHED: 14, W.IN_PROGRESS: 10, W.ON_HOLD: 7,
+    W.COMPLETED: 16, W.CLOSED: 10, W.CANCELLED: 5,
 }
 PRIORITIES = {"low": 20, "normal": 50, "high": 22, "urgent": 8}
 ORDER_STATUSES = {
-    "draft": 25, "submitted": 25, "approved": 20, "fulfilled": 15, "rejected": 8,
-    "cancelled": 7,
+    S.DRAFT: 25, S.SUBMITTED: 25, S.APPROVED: 20, S.FULFILLED: 15, S.REJECTED: 8,
+    S.CANCELLED: 7,
 }
-STARTED = ("in_progress", "on_hold", "completed", "closed")
-FINISHED = ("completed", "closed")
+STARTED = (W.IN_PROGRESS, W.ON_HOLD, W.COMPLETED, W.CLOSED)
+FINISHED = (W.COMPLETED, W.CLOSED)
 
 
 def add_field_activity(builder: Builder) -> None:
@@ -74,7 +77,7 @@ def _add_work_order(builder: Builder, site: Site, number: int, stock) -> None:
     asset, kind = rng.choice(site.assets)
     equipment = words.EQUIPMENT[kind]
     status = _pick(builder, WORK_ORDER_STATUSES)
-    technician = None if status == "new" else _technician_for(builder, site.territory)
+    technician = None if status == W.NEW else _technician_for(builder, site.territory)
     preventive = rng.random() < 0.25
     title = (words.PREVENTIVE.format(label=equipment.label.lower()) if preventive
              else rng.choice(equipment.problems))
@@ -105,14 +108,14 @@ def _technician_for(builder: Builder, territory: str) -> str:
 
 def _work_order_times(builder: Builder, status: str) -> dict[str, datetime | None]:
     rng, now = builder.rng, builder.now
-    days_ago = {"in_progress": 0, "on_hold": rng.randint(2, 6), "completed": rng.randint(1, 20),
-                "closed": rng.randint(21, 60), "cancelled": rng.randint(1, 30)}
+    days_ago = {W.IN_PROGRESS: 0, W.ON_HOLD: rng.randint(2, 6), W.COMPLETED: rng.randint(1, 20),
+                W.CLOSED: rng.randint(21, 60), W.CANCELLED: rng.randint(1, 30)}
     if status in days_ago:
         start = now - timedelta(days=days_ago[status], hours=rng.randint(1, 4))
-    elif status == "new":
+    elif status == W.NEW:
         start = None
     else:
-        ahead = rng.randint(0, 2) if status == "dispatched" else rng.randint(1, 10)
+        ahead = rng.randint(0, 2) if status == W.DISPATCHED else rng.randint(1, 10)
         start = now + timedelta(days=ahead, hours=rng.randint(-1, 5))
     started = start + timedelta(minutes=rng.randint(5, 40)) if status in STARTED else None
     return {
@@ -144,8 +147,8 @@ def _signer(site: Site) -> str:
 def _add_checklist(builder: Builder, order: Record, labels, times) -> None:
     rng = builder.rng
     labels = labels[: rng.randint(3, len(labels))]
-    done = {"completed": len(labels), "closed": len(labels),
-            "in_progress": rng.randint(0, len(labels) - 1)}.get(order["status"], 0)
+    done = {W.COMPLETED: len(labels), W.CLOSED: len(labels),
+            W.IN_PROGRESS: rng.randint(0, len(labels) - 1)}.get(order["status"], 0)
     for position, label in enumerate(labels):
         checked = position < done
         answered = times["started_at"] + timedelta(minutes=10 * (position + 1)) if checked \
@@ -161,13 +164,13 @@ def _add_time_entries(builder: Builder, order: Record, technician: str, times) -
     builder.add("time_entry", work_order_id=order["id"], technician_id=technician,
                 kind="travel", started_at=wire_time(started - timedelta(minutes=travel)),
                 ended_at=wire_time(started), minutes=travel, notes=None)
-    if order["status"] == "in_progress":
+    if order["status"] == W.IN_PROGRESS:
         return  # the technician is on site now; labor is logged when they stop the clock
     ended = times["completed_at"] or started + timedelta(minutes=builder.rng.randint(30, 90))
     builder.add("time_entry", work_order_id=order["id"], technician_id=technician,
                 kind="labor", started_at=wire_time(started), ended_at=wire_time(ended),
                 minutes=int((ended - started).total_seconds() // 60),
-                notes="Waiting for a part." if order["status"] == "on_hold" else None)
+                notes="Waiting for a part." if order["status"] == W.ON_HOLD else None)
 
 
 def _add_rep_activity(builder: Builder, rep) -> None:
@@ -175,11 +178,11 @@ def _add_rep_activity(builder: Builder, rep) -> None:
     sites = [site for site in builder.sites
              if site.territory in rep.territory_codes and site.account["status"] != "inactive"]
     past = [_add_visit(builder, rep.id, rng.choice(sites), days=-rng.randint(1, 30),
-                       status="completed") for _ in range(rng.randint(4, 8))]
+                       status=V.COMPLETED) for _ in range(rng.randint(4, 8))]
     for _ in range(rng.randint(6, 10)):
-        _add_visit(builder, rep.id, rng.choice(sites), days=rng.randint(1, 14), status="planned")
-    _add_visit(builder, rep.id, rng.choice(sites), days=0, status="checked_in")
-    _add_visit(builder, rep.id, rng.choice(sites), days=rng.randint(1, 5), status="cancelled")
+        _add_visit(builder, rep.id, rng.choice(sites), days=rng.randint(1, 14), status=V.PLANNED)
+    _add_visit(builder, rep.id, rng.choice(sites), days=0, status=V.CHECKED_IN)
+    _add_visit(builder, rep.id, rng.choice(sites), days=rng.randint(1, 5), status=V.CANCELLED)
     for _ in range(rng.randint(2, 4)):
         visit, site = rng.choice(past)
         _add_order(builder, rep.id, site, visit if rng.random() < 0.6 else None)
@@ -188,9 +191,9 @@ def _add_rep_activity(builder: Builder, rep) -> None:
 def _add_visit(builder: Builder, rep_id: str, site: Site, *, days: int, status: str):
     rng = builder.rng
     planned = builder.now + timedelta(days=days, hours=rng.randint(-1, 4))
-    if status == "checked_in":
+    if status == V.CHECKED_IN:
         planned = builder.now - timedelta(minutes=rng.randint(10, 50))
-    visited = status in ("checked_in", "completed")
+    visited = status in (V.CHECKED_IN, V.COMPLETED)
     checked_in = planned + timedelta(minutes=rng.randint(0, 20)) if visited else None
     account = site.account
     visit = builder.add(
@@ -198,11 +201,11 @@ def _add_visit(builder: Builder, rep_id: str, site: Site, *, days: int, status: 
         planned_at=wire_time(planned),
         checked_in_at=wire_time(checked_in) if checked_in else None,
         completed_at=(wire_time(checked_in + timedelta(minutes=rng.randint(15, 60)))
-                      if status == "completed" else None),
+                      if status == V.COMPLETED else None),
         latitude=_near(account["latitude"], rng) if visited else None,
         longitude=_near(account["longitude"], rng) if visited else None,
-        outcome=rng.choice(words.VISIT_OUTCOMES) if status == "completed" else None,
-        notes="Customer asked to reschedule." if status == "cancelled" else None,
+        outcome=rng.choice(words.VISIT_OUTCOMES) if status == V.COMPLETED else None,
+        notes="Customer asked to reschedule." if status == V.CANCELLED else None,
     )
     return visit, site
 
@@ -220,7 +223,7 @@ def _add_order(builder: Builder, rep_id: str, site: Site, visit: Record | None) 
         "order", account_id=site.account["id"], rep_id=rep_id,
         visit_id=visit["id"] if visit else None,
         price_list_id=builder.records["price_list"][0]["id"], status=status,
-        ordered_at=None if status == "draft" else wire_time(placed),
+        ordered_at=None if status == S.DRAFT else wire_time(placed),
         notes=rng.choice(words.ORDER_NOTES),
     )
     products = [p for p in builder.records["product"] if p["active"]]

@@ -11,7 +11,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
@@ -101,7 +101,10 @@ class Builder:
     def __init__(self, rng: random.Random, today: date):
         self.rng = rng
         self.today = today
-        self.now = datetime.combine(today, time(15, 0), tzinfo=UTC)
+        # The demo's "now" is yesterday afternoon, so that the work it shows as done (time
+        # logged) lies in the past at whatever hour of `today` it is seeded: the server
+        # refuses time logged in the future.
+        self.now = datetime.combine(today - timedelta(days=1), time(15, 0), tzinfo=UTC)
         self.records: dict[str, list[Record]] = {entity: [] for entity in ENTITY_ORDER}
         self.users: list[DemoUser] = []
         self.sites: list[Site] = []

@@ -1,7 +1,8 @@
 """A description of the replicated entities, generated from the code that enforces them.
 
-docs/protocol.md embeds `entity_reference_markdown()` (a test keeps the two equal) and
-GET /api/v1/sync/entities serves `describe_entities()` to clients in any language.
+docs/protocol.md embeds `entity_reference_markdown()` and `workflow_markdown()` (a test
+keeps them equal) and GET /api/v1/sync/entities serves `describe_entities()` to clients in
+any language.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from typing import Any
 from marshmallow import fields as mf
 
 from server.domain.entities import REGISTRY
+from server.domain.vocabulary import Role
 from server.domain.wire_fields import UTCDateTime, UUIDString
+from server.domain.workflows import WORKFLOWS
 from sync.entities import Inherit
+from sync.workflows import Workflow
 
 WIRE_TYPES = [
     (UUIDString, "uuid"), (UTCDateTime, "timestamp"), (mf.Email, "email"),
@@ -55,8 +59,57 @@ def describe_entities() -> list[dict[str, Any]]:
             "on_update_deleted": str(policy.on_update_deleted),
             "on_delete_updated": str(policy.on_delete_updated),
             "append_only": policy.append_only,
+            "workflow": describe_workflow(spec.workflow) if spec.workflow else None,
         })
     return out
+
+
+def describe_workflow(flow: Workflow) -> dict[str, Any]:
+    """A workflow as data: its field, states (in merge precedence), the states each role
+    may create a record in, and each move with the roles that may make it."""
+    return {
+        "field": flow.field,
+        "states": [str(s) for s in flow.states],
+        "initial": {str(role): _ordered(flow, states) for role, states in flow.initial.items()},
+        "moves": [{"from": str(a), "to": str(b), "roles": _roles(roles)}
+                  for (a, b), roles in _sorted_moves(flow)],
+        "deletable": None if flow.deletable is None else {
+            str(role): _ordered(flow, flow.deletable.get(role, ())) for role in Role
+            if role in flow.deletable},
+    }
+
+
+def _ordered(flow: Workflow, states) -> list[str]:
+    return [str(s) for s in flow.states if s in states]
+
+
+def _roles(roles) -> list[str]:
+    return [str(r) for r in Role if r in roles]
+
+
+def _sorted_moves(flow: Workflow):
+    rank = {s: i for i, s in enumerate(flow.states)}
+    return sorted(flow.moves.items(), key=lambda item: (rank[item[0][0]], rank[item[0][1]]))
+
+
+def workflow_markdown() -> str:
+    """One table per workflow: who may create a record in which state, and each move."""
+    lines = []
+    for entity, flow in WORKFLOWS.items():
+        described = describe_workflow(flow)
+        lines += [f"#### `{entity}.{flow.field}`", "",
+                  "States, in merge precedence: " +
+                  " < ".join(f"`{s}`" for s in described["states"]) + ".", "",
+                  "| move | roles |", "|---|---|"]
+        for role, states in described["initial"].items():
+            lines.append(f"| create as {', '.join(f'`{s}`' for s in states)} | `{role}` |")
+        for move in described["moves"]:
+            lines.append(f"| `{move['from']}` → `{move['to']}` | "
+                         f"{', '.join(f'`{r}`' for r in move['roles'])} |")
+        for role, states in (described["deletable"] or {}).items():
+            lines.append(f"| delete when {', '.join(f'`{s}`' for s in states)} | `{role}` |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def entity_reference_markdown() -> str:
@@ -87,4 +140,7 @@ def entity_reference_markdown() -> str:
 
 
 if __name__ == "__main__":
-    print(entity_reference_markdown(), end="")
+    import sys
+
+    print(workflow_markdown() if sys.argv[1:] == ["workflows"] else entity_reference_markdown(),
+          end="")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from server.domain import rules
 from server.domain.codec import SchemaCodec
+from server.domain.policies import policy_for
 from server.domain.schemas import (
     AccountSchema,
     AssetSchema,
@@ -28,6 +29,7 @@ from server.domain.schemas import (
     VisitSchema,
     WorkOrderSchema,
 )
+from server.domain.workflows import WORKFLOWS
 from server.models import (
     Account,
     Asset,
@@ -62,7 +64,7 @@ def _tech_keys(record) -> set[str]:
 def _spec(name, model, schema, scope, **kwargs) -> EntitySpec:
     table = model.__table__
     return EntitySpec(name=name, table=table, codec=SchemaCodec(schema(), table), scope=scope,
-                      **kwargs)
+                      policy=policy_for(name), workflow=WORKFLOWS.get(name), **kwargs)
 
 
 def _catalog(name, model, schema, **kwargs) -> EntitySpec:
@@ -85,39 +87,39 @@ SPECS = [
           references={"account_id": "account"}, authorize=rules.roles(rules.SALES)),
     _spec("visit", Visit, VisitSchema, Inherit("account_id", "account", IN_TERRITORY),
           references={"account_id": "account"},
-          authorize=rules.own_record("rep_id", rules.SALES),
-          check=rules.terminal_state_check("visit")),
+          authorize=rules.own_record("rep_id", rules.SALES), check=rules.visit_check),
     _spec("order", Order, OrderSchema, Inherit("account_id", "account", IN_TERRITORY),
           references={"account_id": "account", "visit_id": "visit",
                       "price_list_id": "price_list"},
-          authorize=rules.own_record("rep_id", rules.SALES),
-          check=rules.terminal_state_check("order")),
+          authorize=rules.own_record("rep_id", rules.SALES)),
     _spec("order_line", OrderLine, OrderLineSchema, Inherit("order_id", "order", IN_TERRITORY),
           references={"order_id": "order", "product_id": "product"},
-          authorize=rules.roles(rules.SALES), derive=rules.price_order_line),
+          authorize=rules.order_line_authorize, derive=rules.price_order_line),
     _spec("asset", Asset, AssetSchema, Inherit("account_id", "account", AT_SITE),
           references={"account_id": "account"}, authorize=rules.roles(rules.SERVICE)),
     _spec("work_order", WorkOrder, WorkOrderSchema, OwnKeys(_tech_keys),
           references={"account_id": "account", "asset_id": "asset"},
-          authorize=rules.work_order_authorize, check=rules.terminal_state_check("work_order")),
+          authorize=rules.work_order_authorize),
     _spec("van_stock", VanStock, VanStockSchema, OwnKeys(_tech_keys),
           references={"part_id": "part"},
           authorize=rules.own_record("technician_id", rules.SERVICE)),
     _spec("part_used", PartUsed, PartUsedSchema,
           Inherit("work_order_id", "work_order", OF_TECHNICIAN),
           references={"work_order_id": "work_order", "part_id": "part"},
-          authorize=rules.roles(rules.SERVICE)),
+          authorize=rules.work_child()),
     _spec("time_entry", TimeEntry, TimeEntrySchema,
           Inherit("work_order_id", "work_order", OF_TECHNICIAN),
           references={"work_order_id": "work_order"},
-          authorize=rules.own_record("technician_id", rules.SERVICE),
+          authorize=rules.all_of(rules.own_record("technician_id", rules.SERVICE),
+                                 rules.work_child()),
           check=rules.time_entry_check),
     _spec("checklist_item", ChecklistItem, ChecklistItemSchema,
           Inherit("work_order_id", "work_order", OF_TECHNICIAN),
-          references={"work_order_id": "work_order"}, authorize=rules.roles(rules.SERVICE)),
+          references={"work_order_id": "work_order"},
+          authorize=rules.work_child(rules.TECHNICIAN_CHECKLIST_FIELDS)),
     _spec("attachment", Attachment, AttachmentSchema,
           Inherit("work_order_id", "work_order", OF_TECHNICIAN),
-          references={"work_order_id": "work_order"}, authorize=rules.roles(rules.SERVICE)),
+          references={"work_order_id": "work_order"}, authorize=rules.work_child()),
 ]
 
 REGISTRY = Registry(SPECS)

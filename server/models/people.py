@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from server.domain.vocabulary import OFFICE_ROLES, Role  # noqa: F401 (the words' one home)
 from server.models.base import UUID, Base, Replicated, Timestamped, enum_column, fk, new_id
 from sync.sqltypes import UTCDateTime, utcnow
-
-
-class Role(enum.StrEnum):
-    REP = "rep"
-    TECHNICIAN = "technician"
-    DISPATCHER = "dispatcher"
-    BACK_OFFICE = "back_office"
-    ADMIN = "admin"
-
-
-OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.BACK_OFFICE, Role.ADMIN})
 
 user_territory = sa.Table(
     "user_territory",

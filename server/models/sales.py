@@ -9,6 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.domain.vocabulary import OrderStatus, VisitStatus
 from server.models.base import Base, Money, Replicated, enum_column, fk
 from sync.sqltypes import UTCDateTime
 
@@ -17,22 +18,6 @@ class AccountStatus(enum.StrEnum):
     PROSPECT = "prospect"
     ACTIVE = "active"
     INACTIVE = "inactive"
-
-
-class VisitStatus(enum.StrEnum):
-    PLANNED = "planned"
-    CHECKED_IN = "checked_in"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class OrderStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    FULFILLED = "fulfilled"
-    CANCELLED = "cancelled"
 
 
 class Account(Replicated, Base):

@@ -9,19 +9,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.domain.vocabulary import WorkOrderStatus
 from server.models.base import Base, Money, Replicated, enum_column, fk
 from sync.sqltypes import UTCDateTime
-
-
-class WorkOrderStatus(enum.StrEnum):
-    NEW = "new"
-    SCHEDULED = "scheduled"
-    DISPATCHED = "dispatched"
-    IN_PROGRESS = "in_progress"
-    ON_HOLD = "on_hold"
-    COMPLETED = "completed"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
 
 
 class Priority(enum.StrEnum):

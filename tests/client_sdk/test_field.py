@@ -195,16 +195,19 @@ def test_a_technician_completes_a_work_order_while_the_office_restocks_the_van(c
         "after.jpg", 2048, NOW_TEXT)
 
 
-def test_using_more_parts_than_the_van_holds_is_recorded_and_the_stock_stops_at_zero(
-        connect, world):
+def test_using_more_parts_than_the_van_holds_is_refused_not_clamped_at_zero(connect, world):
     ids = world.ids
     tech = connect("tech_a", "tablet")
 
-    used_id = tech.field.use_part(ids["wo_a"], ids["part1"], 12)
-    tech.client.sync()
+    with pytest.raises(LocalValidationError) as refused:
+        tech.field.use_part(ids["wo_a"], ids["part1"], 12)
 
+    assert refused.value.fields == {"quantity": ["the van holds 10"]}
+    assert outbox(tech) == []
+    used_id = tech.field.use_part(ids["wo_a"], ids["part1"], 10)
+    tech.client.sync()
     assert tech.client.rejected() == []
-    assert tech.client.get("part_used", used_id)["quantity"] == 12
+    assert tech.client.get("part_used", used_id)["quantity"] == 10
     assert tech.client.get("van_stock", ids["van_a"])["quantity"] == 0
 
 

@@ -166,13 +166,13 @@ def test_conflicts_and_rejections_reach_the_app_and_rejections_stay_until_discar
     seen = {"conflict": [], "rejection": []}
     tech.on_conflict(lambda r: seen["conflict"].append(r))
     tech.on_rejection(lambda r: seen["rejection"].append(r))
-    tech.update("work_order", world.ids["wo_a"], {"status": "completed"})
+    tech.update("work_order", world.ids["wo_a"], {"status": "in_progress"})
     tech.update("work_order", world.ids["wo_a"], {"title": "not mine to change"})
-    office_patch(client, world, "work_order", world.ids["wo_a"], {"status": "scheduled"})
+    office_patch(client, world, "work_order", world.ids["wo_a"], {"status": "on_hold"})
     tech.sync()
-    assert [r.conflicts[0].result for r in seen["conflict"]] == ["completed"]
+    assert [r.conflicts[0].result for r in seen["conflict"]] == ["in_progress"]
     assert [r.error.code for r in seen["rejection"]] == ["forbidden"]
-    assert tech.get("work_order", world.ids["wo_a"])["status"] == "completed"
+    assert tech.get("work_order", world.ids["wo_a"])["status"] == "in_progress"
     assert tech.get("work_order", world.ids["wo_a"])["title"] == "Descale"
     [rejected] = tech.rejected()
     assert rejected["fields"] == {"title": "not mine to change"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sync.policies import Policy, policy_for
+from server.domain.policies import policy_for
+from sync.policies import Policy
 from tests.property.fleet import Device, Fleet, SyncMark
 from tests.property.server_view import Key, expected_scope_keys
 

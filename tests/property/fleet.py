@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from client_sdk import OfflineError, RetryPolicy, SyncClient
+from client_sdk import LocalValidationError, OfflineError, RetryPolicy, SyncClient
 from server.domain import import_records
 from server.extensions import db
 from server.models import SYNC_TABLES, Base
@@ -118,13 +118,14 @@ class Device:
         return self.client.query(entity)
 
     def make(self, change: Change) -> Mutation | None:
-        """Make `change` offline; returns the mutation it queued (None for a no-op edit)."""
-        if change.op is Op.CREATE:
-            self.client.create(change.entity, change.fields, record_id=change.record_id)
-        elif change.op is Op.UPDATE:
-            self.client.update(change.entity, change.record_id, change.fields)
-        else:
-            self.client.delete(change.entity, change.record_id)
+        """Make `change` offline; returns the mutation it queued (None for a no-op edit, or
+        a status move the SDK refused before queueing: the workflow does not allow it)."""
+        try:
+            self._write(change)
+        except LocalValidationError as exc:
+            if set(exc.fields) != {"status"}:
+                raise
+            return None
         new = [m for m in self.client.pending() if m.mutation_id not in self.made]
         assert len(new) <= 1, f"one edit queued {len(new)} mutations"
         if not new:
@@ -135,6 +136,14 @@ class Device:
             assert sent == change.delta, f"a {change.delta:+} edit was queued as {sent:+}"
             self.deltas[mutation.mutation_id] = change.delta
         return mutation
+
+    def _write(self, change: Change) -> None:
+        if change.op is Op.CREATE:
+            self.client.create(change.entity, change.fields, record_id=change.record_id)
+        elif change.op is Op.UPDATE:
+            self.client.update(change.entity, change.record_id, change.fields)
+        else:
+            self.client.delete(change.entity, change.record_id)
 
     def sync(self, fault: Fault | None) -> bool:
         """One sync run with `fault` injected; returns whether it completed."""

@@ -122,22 +122,25 @@ def test_the_dispatcher_cannot_undo_a_technicians_completion(app, client, world)
     tech = Device(client, world.user("tech_a"))
     dispatcher = Device(client, world.user("dispatcher"))
     tech.sync()
+    [started] = tech.push({"entity": "work_order", "id": world.ids["wo_a"], "op": "update",
+                           "base_version": 1, "fields": {"status": "in_progress"}})
+    assert started["status"] == "applied"
     response = client.patch(f"/api/v1/records/work_order/{world.ids['wo_a']}",
-                            json={"status": "scheduled"}, headers=bearer(dispatcher.token))
+                            json={"status": "on_hold"}, headers=bearer(dispatcher.token))
     assert response.status_code == 200
     [result] = tech.push({"entity": "work_order", "id": world.ids["wo_a"], "op": "update",
-                          "base_version": 1, "fields": {"status": "completed"},
-                          "base": {"status": "dispatched"}})
+                          "base_version": 2, "fields": {"status": "completed"},
+                          "base": {"status": "in_progress"}})
     assert result["status"] == "conflict"
     assert result["record"]["data"]["status"] == "completed"
     [conflict] = result["conflicts"]
     assert conflict == {"field": "status", "kind": "field", "policy": "state",
-                        "base": "dispatched", "server": "scheduled", "client": "completed",
+                        "base": "in_progress", "server": "on_hold", "client": "completed",
                         "result": "completed", "open": False}
     listed = client.get("/api/v1/conflicts?entity=work_order",
                         headers=bearer(dispatcher.token)).get_json()["items"]
     assert [(c["field"], c["server_value"], c["client_value"]) for c in listed] == [
-        ("status", "scheduled", "completed")]
+        ("status", "on_hold", "completed")]
     assert listed[0]["mutation"]["fields"] == {"status": "completed"}
 
 

@@ -89,24 +89,32 @@ def test_a_device_clock_days_ahead_is_capped_and_does_not_win_forever(app):
     assert h.record("account", account).data["name"] == "On time"
 
 
-def test_a_technicians_completed_survives_a_later_dispatcher_scheduled(h):
-    work_order = h.w.ids["wo_a"]
-    written = h.write("work_order", work_order, Op.UPDATE, {"status": "scheduled"}).record
+def walk(h: Harness, work_order: str, *states: str) -> None:
+    """Move a work order through `states` as the server, one allowed move at a time."""
+    for status in states:
+        h.write("work_order", work_order, Op.UPDATE, {"status": status})
 
-    [result] = h.push("tech_a", [update(1, "work_order", work_order, 1,
-                                        {"status": "completed"}, base={"status": "dispatched"},
+
+def test_a_technicians_completed_survives_a_later_dispatcher_hold(h):
+    work_order = h.w.ids["wo_a"]
+    h.push("tech_a", [update(1, "work_order", work_order, 1, {"status": "in_progress"})])
+    written = h.write("work_order", work_order, Op.UPDATE, {"status": "on_hold"}).record
+
+    [result] = h.push("tech_a", [update(2, "work_order", work_order, 2,
+                                        {"status": "completed"}, base={"status": "in_progress"},
                                         hlc=shifted(written.hlc, -60_000))])
 
     assert result.status is Status.CONFLICT
     assert h.record("work_order", work_order).data["status"] == "completed"
     conflict = field_conflict(h, "work_order", work_order)
     assert (conflict["policy"], conflict["server_value"], conflict["client_value"],
-            conflict["result"]) == ("state", "scheduled", "completed", "completed")
+            conflict["result"]) == ("state", "on_hold", "completed", "completed")
 
 
 def test_a_dispatchers_scheduled_does_not_undo_a_technicians_completed(h):
     work_order = h.w.ids["wo_a"]
-    h.push("tech_a", [update(1, "work_order", work_order, 1, {"status": "completed"})])
+    h.push("tech_a", [update(1, "work_order", work_order, 1, {"status": "in_progress"}),
+                      update(2, "work_order", work_order, 2, {"status": "completed"})])
     completed = h.record("work_order", work_order)
 
     [result] = h.push("dispatcher", [update(1, "work_order", work_order, 1,
@@ -192,6 +200,7 @@ def test_cancelling_an_order_fulfilled_meanwhile_keeps_the_reps_other_edits(h):
                                         "rep_id": h.w.users["rep_n"].id,
                                         "price_list_id": h.w.ids["price_list"],
                                         "status": "submitted"})
+    h.write("order", order, Op.UPDATE, {"status": "approved"})
     h.write("order", order, Op.UPDATE, {"status": "fulfilled"})
 
     [result] = h.push("rep_n", [update(1, "order", order, 1,
@@ -204,17 +213,19 @@ def test_cancelling_an_order_fulfilled_meanwhile_keeps_the_reps_other_edits(h):
 
 
 def test_a_technician_who_saw_a_closed_work_order_cannot_reopen_it(h):
-    h.write("work_order", h.w.ids["wo_a"], Op.UPDATE, {"status": "closed"})
-    [result] = h.push("tech_a", [update(1, "work_order", h.w.ids["wo_a"], 2,
+    walk(h, h.w.ids["wo_a"], "in_progress", "completed", "closed")
+    [result] = h.push("tech_a", [update(1, "work_order", h.w.ids["wo_a"], 4,
                                         {"status": "in_progress"}, base={"status": "closed"})])
     assert result.status is Status.REJECTED
-    assert result.error.code == "validation_failed" and "status" in result.error.fields
+    assert result.error.code == "transition_not_allowed" and "status" in result.error.fields
 
 
-def test_a_cancellation_made_offline_beats_a_concurrent_close(h):
-    h.write("work_order", h.w.ids["wo_a"], Op.UPDATE, {"status": "closed"})
+def test_a_cancellation_made_offline_does_not_undo_a_concurrent_close(h):
+    # Cancelled outranks closed, but nobody may cancel a closed work order: the close stays.
+    walk(h, h.w.ids["wo_a"], "in_progress", "completed", "closed")
     [result] = h.push("dispatcher", [update(1, "work_order", h.w.ids["wo_a"], 1,
                                             {"status": "cancelled"},
                                             base={"status": "dispatched"})])
     assert result.status is Status.CONFLICT
-    assert h.record("work_order", h.w.ids["wo_a"]).data["status"] == "cancelled"
+    assert h.record("work_order", h.w.ids["wo_a"]).data["status"] == "closed"
+    assert field_conflict(h, "work_order", h.w.ids["wo_a"])["result"] == "closed"

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from server.domain.policies import POLICIES
 from sync.merge import MergeError, merge_fields, resolve_field
 from sync.policies import (
     CLIENT_WINS,
     COUNTER,
     LWW,
     MANUAL,
-    ORDER_STATUS,
-    POLICIES,
     SERVER_WINS,
-    WORK_ORDER_STATUS,
     EntityPolicy,
     FieldPolicy,
     Policy,
+    state,
 )
+from sync.workflows import Workflow, moves
+
+# State orders as the engine sees them: words only, any move allowed.
+WORK_ORDER_STATUS = state("new", "scheduled", "dispatched", "on_hold", "in_progress",
+                          "completed", "closed", "cancelled")
+ORDER_STATUS = state("draft", "submitted", "rejected", "approved", "cancelled", "fulfilled")
 
 EARLY = "1700000000000-0000-server"
 LATE = "1700000000500-0000-device"
@@ -200,6 +205,56 @@ def test_a_known_state_beats_an_unknown_one():
     assert resolve_field(WORK_ORDER_STATUS, None, "new", "bogus", EARLY, LATE)[0] == "new"
 
 
+# A toy workflow: a ticket is opened, worked on, and done or dropped; only a reopening goes
+# back.
+TICKET = Workflow("status", states=("open", "working", "done", "dropped"),
+                  initial={"clerk": frozenset({"open"})},
+                  moves=moves(("open", "working", {"clerk"}), ("working", "done", {"clerk"}),
+                              (("open", "working"), "dropped", {"boss"}),
+                              ("done", "working", {"boss"})))
+
+
+def test_a_state_merge_never_picks_a_move_the_workflow_does_not_declare():
+    # open -> done skips working: the later state does not win, the server's stays.
+    result = merge({"status": "open"}, {"status": "working"}, {"status": "done"},
+                   fields={"status": TICKET.precedence()})
+    assert result.values == {}
+    assert only_conflict(result).result == "open"
+
+
+def test_a_state_merge_picks_the_later_state_when_the_move_is_declared():
+    result = merge({"status": "working"}, {"status": "open"}, {"status": "dropped"},
+                   fields={"status": TICKET.precedence()}, current_hlc=LATE,
+                   incoming_hlc=EARLY)
+    assert result.values == {"status": "dropped"}
+
+
+@given(ours=st.sampled_from(TICKET.states), theirs=st.sampled_from(TICKET.states),
+       base=st.sampled_from(TICKET.states), later=st.booleans())
+def test_whatever_a_state_merge_decides_is_the_current_state_or_a_declared_move(
+        ours, theirs, base, later):
+    # A move the device alone made (the server still holds its base) is its own request:
+    # the engine judges it against the mover's role (tests/domain/test_workflows.py).
+    assume(base != ours)
+    result = merge({"status": ours}, {"status": base}, {"status": theirs},
+                   fields={"status": TICKET.precedence()},
+                   incoming_hlc=LATE if later else EARLY)
+    picked = result.values.get("status", ours)
+    assert picked == ours or (ours, picked) in TICKET.moves
+
+
+def test_a_workflow_refuses_unknown_moves_roles_and_initial_states():
+    assert TICKET.refusal("clerk", None, "open") is None
+    assert TICKET.refusal("clerk", None, "done") == "a clerk may not create a record as done"
+    assert TICKET.refusal("clerk", "open", "working") is None
+    assert TICKET.refusal("clerk", "open", "open") is None
+    assert "may not move" in TICKET.refusal("clerk", "done", "working")
+    assert "never moves" in TICKET.refusal("boss", "open", "done")
+    assert TICKET.terminal() == {"dropped"}
+    with pytest.raises(ValueError, match="unknown states"):
+        Workflow("status", states=("a",), initial={}, moves=moves(("a", "b", {"x"})))
+
+
 # -- counters ----------------------------------------------------------------------------
 
 
@@ -271,7 +326,7 @@ def test_a_conflict_carries_base_server_client_result_and_policy():
 def test_each_conflicting_field_is_decided_by_its_own_policy():
     policy = POLICIES["work_order"]
     base = {"status": "dispatched", "priority": "normal", "resolution": None, "title": "t"}
-    current = {"status": "scheduled", "priority": "high", "resolution": "server",
+    current = {"status": "in_progress", "priority": "high", "resolution": "server",
                "title": "server title"}
     incoming = {"status": "completed", "priority": "low", "resolution": "client",
                 "title": "client title"}

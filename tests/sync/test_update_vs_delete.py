@@ -12,9 +12,10 @@ from dataclasses import replace
 import pytest
 
 from server.domain import REGISTRY
+from server.domain.policies import POLICIES
 from sync.engine import SyncEngine
 from sync.entities import Registry
-from sync.policies import POLICIES, DeleteRule, EntityPolicy
+from sync.policies import DeleteRule, EntityPolicy
 from sync.protocol import Op, Status
 from tests.sync.harness import Harness, create, delete, uid, update
 
