@@ -47,6 +47,8 @@ def record_json(data: Any) -> str:
 
 MAX_PUSH_MUTATIONS = 1000
 MAX_PULL_LIMIT = 5000
+# A pull page stops taking changes once their records' data passes this many bytes.
+PULL_PAGE_BYTES = 4 * 2**20
 DEFAULT_PULL_LIMIT = 1000
 
 
