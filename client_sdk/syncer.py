@@ -7,6 +7,7 @@ the last request, which the protocol makes harmless.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -18,10 +19,11 @@ from typing import Any, TypeVar
 from client_sdk.api import Api
 from client_sdk.downloads import PageDownloads
 from client_sdk.errors import FieldsyncError, OfflineError, ServerError
+from client_sdk.limits import DEFAULT_MAX_REQUEST_BYTES, ENVELOPE_BYTES, wire_size
 from client_sdk.session import Session
 from client_sdk.store import LocalStore
 from sync.hlc import Clock
-from sync.protocol import MutationResult, Status
+from sync.protocol import MutationResult, Status, mutation_too_large
 
 T = TypeVar("T")
 Batch = list[tuple[int, str]]  # outbox entries: (mutation_id, wire JSON)
@@ -54,9 +56,13 @@ class SyncReport:
 
 class Syncer:
     def __init__(self, store: LocalStore, api: Api, session: Session, clock: Clock, *,
-                 retry: RetryPolicy, push_batch: int, pull_limit: int):
+                 retry: RetryPolicy, push_batch: int, pull_limit: int,
+                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
         self.store, self.api, self.session, self.clock = store, api, session, clock
         self.retry, self.push_batch, self.pull_limit = retry, push_batch, pull_limit
+        # The server's limit (a single change over it can never be sent) and the bytes a
+        # batch may take, lowered when the server refuses a batch as too large.
+        self.max_request_bytes = self.batch_bytes = max_request_bytes
 
     def run(self, *, on_result: Callable[[MutationResult], None],
             progress: Callable[[dict], None] | None = None,
@@ -76,9 +82,31 @@ class Syncer:
         for a replay, so one batch's request is under way at a time. An entry leaves the
         outbox only with its stored result, so after a failure anywhere the next sync sends
         again whatever is not stored, and the server answers those from its receipts.
+
+        A batch the server refuses as too large (413) is sent again in halves; a change
+        that is too large even alone is rejected here (`mutation_too_large`), so it never
+        blocks the outbox. A request that surely changed nothing on the server (answered
+        4xx, docs/protocol.md §2.1, or never connected), with no try of it in doubt, leaves
+        its changes as never sent: they may be edited or dropped again.
         """
+        self._told, self._report, self._sent_before = on_result, report, 0
+        for _ in range(64):  # each round halves a batch or rejects a change: bounded
+            try:
+                return self._push_outbox(report, on_result)
+            except (OfflineError, ServerError) as exc:
+                if getattr(exc, "in_doubt", True) is False:  # nothing of it was applied
+                    self.store.mark_sent(self._sent_before)
+                if not isinstance(exc, ServerError) or exc.status != 413 \
+                        or self._refused is None:
+                    raise
+                self._shrink(self._refused)
+        raise AssertionError("unreachable")
+
+    def _push_outbox(self, report: SyncReport,
+                     on_result: Callable[[MutationResult], None]) -> None:
+        self._refused: Batch | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-push") as sender:
-            batch = self.store.outbox_batch(self.push_batch)
+            batch = self._batch(0)
             answer = self._send(batch)() if batch else b""
             following = self._after(batch)
             while batch:
@@ -94,7 +122,41 @@ class Syncer:
 
     def _after(self, batch: Batch) -> Batch:
         """The outbox batch after `batch` (none after an empty one)."""
-        return self.store.outbox_batch(self.push_batch, after=batch[-1][0]) if batch else []
+        return self._batch(batch[-1][0]) if batch else []
+
+    def _batch(self, after: int) -> Batch:
+        """The outbox entries after mutation id `after` that go in one request: at most
+        `push_batch` of them, within `batch_bytes` (at least one). An entry larger alone
+        than the server takes is rejected here and the next one read instead."""
+        for _ in range(self.push_batch + 1):
+            entries = self.store.outbox_batch(self.push_batch, after=after)
+            if not entries or wire_size(entries[0][1]) + ENVELOPE_BYTES <= self.max_request_bytes:
+                return _within(entries, self.batch_bytes - ENVELOPE_BYTES)
+            self._reject_unsendable(entries[0])
+        return []
+
+    def _reject_unsendable(self, entry: tuple[int, str]) -> None:
+        """Reject an outbox entry that no request can carry, as the server would reject a
+        mutation: kept with its error among the rejected changes, its record's view
+        re-derived without it, told to the listeners."""
+        mutation_id, wire = entry
+        change = json.loads(wire)
+        result = MutationResult(mutation_id, Status.REJECTED, change["entity"], change["id"],
+                                error=mutation_too_large(wire_size(wire) + ENVELOPE_BYTES,
+                                                         self.max_request_bytes))
+        with self.store.transaction() as db:
+            self.store.record_results(db, [result])
+        self._report.rejected += 1
+        self._told(result)
+
+    def _shrink(self, refused: Batch) -> None:
+        """The server refused `refused` as too large (it applied nothing of it): send such
+        batches in halves; one change alone too large for it is rejected."""
+        if len(refused) == 1:
+            self._reject_unsendable(refused[0])
+            return
+        size = sum(wire_size(wire) for _, wire in refused[:len(refused) // 2])
+        self.batch_bytes = min(self.batch_bytes, size + ENVELOPE_BYTES)
 
     def _send(self, batch: Batch, sender: ThreadPoolExecutor | None = None
               ) -> Callable[[], bytes]:
@@ -105,6 +167,9 @@ class Syncer:
         for. Without a sender, or a token, it is sent when waited for: the thread must not
         use the store, so the token is read here, and a failure to get one is left to the
         wait to raise."""
+        # Until its answer: a change sent before and still in doubt stays in flight
+        self._sent_before = self.store.sent_through()
+        self.store.mark_sent(max(self._sent_before, batch[-1][0]))
         self.store.make_outbox_durable(batch[-1][0])
         wire = [mutation for _, mutation in batch]
         written = threading.Event()
@@ -112,6 +177,10 @@ class Syncer:
         def request(token: str) -> bytes:
             try:
                 return self.api.push_answer(token, wire, sent=written.set)
+            except ServerError as exc:
+                if exc.status == 413:
+                    self._refused = batch  # read by push, on this thread or after join
+                raise
             finally:
                 written.set()
 
@@ -220,15 +289,18 @@ class Syncer:
         """Run `request(token)` with token refresh and backoff on transient failures;
         `token`, when given, is tried first; `first`, when given, is the first try, already
         under way in another thread (it gives that try's answer, or raises its failure)."""
+        doubt = False  # whether a failed try may have reached the server
         for attempt in range(self.retry.attempts):
             try:
                 if attempt == 0:
                     return self._authorised(request, token, first)
                 return self._authorised(request)
-            except OfflineError:
+            except OfflineError as exc:
+                doubt = _noted(exc, doubt or not exc.unsent)
                 if attempt == self.retry.attempts - 1:
                     raise
             except ServerError as exc:
+                doubt = _noted(exc, doubt or exc.status >= 500 or exc.status == 408)
                 if not exc.transient or attempt == self.retry.attempts - 1:
                     raise
             self.retry.sleep(self.retry.delay(attempt))
@@ -242,3 +314,20 @@ class Syncer:
             if exc.status != 401 or exc.code not in ("token_expired", "invalid_token"):
                 raise
         return request(self.session.refresh())
+
+
+def _noted(exc: FieldsyncError, doubt: bool) -> bool:
+    """Note on `exc` whether the request it ended may have reached the server (a try that
+    failed before may have, too): an answered 4xx or a connection never made did not
+    (push then counts the request's changes as never sent)."""
+    exc.in_doubt = doubt  # type: ignore[attr-defined]
+    return doubt
+
+
+def _within(entries: Batch, budget: int) -> Batch:
+    """The first of `entries` whose wire JSON fits in `budget` bytes, at least one."""
+    for count, (_, wire) in enumerate(entries):
+        budget -= wire_size(wire)
+        if budget < 0:
+            return entries[:max(count, 1)]
+    return entries

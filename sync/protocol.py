@@ -193,6 +193,15 @@ class ErrorInfo:
         return {"code": self.code, "message": self.message, "fields": self.fields}
 
 
+def mutation_too_large(size: int, limit: int) -> ErrorInfo:
+    """The rejection a client keeps for a change it cannot send: alone it makes a push body
+    larger than the server takes (docs/protocol.md §6.3). The server never saw it."""
+    return ErrorInfo("mutation_too_large",
+                     f"this change is {size:,} bytes on the wire; the server takes requests "
+                     f"of at most {limit:,} bytes: shorten its fields and make it again",
+                     {"_mutation": [f"{size} bytes, over {limit}"]})
+
+
 @quick_init
 @dataclass(frozen=True)
 class MutationResult:
