@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ from sync.protocol import Mutation, MutationResult, Op, Status
 PULL_LIMIT = 2000
 
 Listener = Callable[[MutationResult], None]
+# How long the server's field rules are kept before a sync fetches them again.
+RULES_MAX_AGE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class SyncClient:
             return  # kept as they were; the next sync asks again
         text = json.dumps(described, separators=(",", ":"))
         with self.store.transaction() as db:
-            self.store.set_meta(db, field_rules=text)
+            self.store.set_meta(db, field_rules=text, field_rules_at=_now())
         self._rules = FieldRules(described)
 
     @property
@@ -213,8 +215,8 @@ class SyncClient:
         the failure stays done and the next call resumes.
         """
         with self._sync_lock:
-            if self.store.meta("field_rules") is None:
-                self._learn_rules()  # a replica from before the SDK kept them
+            if _older_than(self.store.meta("field_rules_at"), RULES_MAX_AGE):
+                self._learn_rules()  # a server upgrade may have changed them
             syncer = Syncer(self.store, self._api, self.session, self._clock, retry=self._retry,
                             push_batch=self._push_batch, pull_limit=self._pull_limit,
                             max_request_bytes=self.rules.max_request_bytes)
@@ -314,3 +316,8 @@ class SyncClient:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _older_than(stamp: str | None, age: timedelta) -> bool:
+    """Whether the `_now()` stamp is missing or older than `age`."""
+    return stamp is None or datetime.fromisoformat(stamp) < datetime.now(UTC) - age

@@ -252,10 +252,10 @@ class LocalStore:
                                     (after, limit)).fetchall()
 
     def mark_sent(self, through: int) -> None:
-        """Note that outbox entries up to mutation id `through` are being sent (0: none is):
-        from then until their results are stored they are in flight, and may be neither
-        edited nor dropped (docs/protocol.md §6.5). Committed before the request leaves; on
-        disk with the outbox (make_outbox_durable) when new entries go out."""
+        """Note that outbox entries up to mutation id `through` may be sent (0: none is):
+        until their results are stored they are in flight, and may be neither edited nor
+        dropped (docs/protocol.md §6.5). Committed before the request leaves; on disk with
+        the outbox (make_outbox_durable) when new entries go out."""
         with self.transaction() as db:
             self.set_meta(db, sent_through=str(through))
 

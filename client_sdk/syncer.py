@@ -89,13 +89,13 @@ class Syncer:
         4xx, docs/protocol.md §2.1, or never connected), with no try of it in doubt, leaves
         its changes as never sent: they may be edited or dropped again.
         """
-        self._told, self._report, self._sent_before = on_result, report, 0
+        self._told, self._report = on_result, report
+        self._in_flight = InFlight(self.store)
         for _ in range(64):  # each round halves a batch or rejects a change: bounded
             try:
                 return self._push_outbox(report, on_result)
-            except (OfflineError, ServerError) as exc:
-                if getattr(exc, "in_doubt", True) is False:  # nothing of it was applied
-                    self.store.mark_sent(self._sent_before)
+            except BaseException as exc:
+                self._in_flight.settle(exc)
                 if not isinstance(exc, ServerError) or exc.status != 413 \
                         or self._refused is None:
                     raise
@@ -129,9 +129,12 @@ class Syncer:
         `push_batch` of them, within `batch_bytes` (at least one). An entry larger alone
         than the server takes is rejected here and the next one read instead."""
         for _ in range(self.push_batch + 1):
-            entries = self.store.outbox_batch(self.push_batch, after=after)
-            if not entries or wire_size(entries[0][1]) + ENVELOPE_BYTES <= self.max_request_bytes:
-                return _within(entries, self.batch_bytes - ENVELOPE_BYTES)
+            with self.store.transaction():  # read and marked in flight at once
+                entries = self.store.outbox_batch(self.push_batch, after=after)
+                if not entries or wire_size(entries[0][1]) + ENVELOPE_BYTES \
+                        <= self.max_request_bytes:
+                    return self._in_flight.reserve(
+                        _within(entries, self.batch_bytes - ENVELOPE_BYTES))
             self._reject_unsendable(entries[0])
         return []
 
@@ -167,9 +170,7 @@ class Syncer:
         for. Without a sender, or a token, it is sent when waited for: the thread must not
         use the store, so the token is read here, and a failure to get one is left to the
         wait to raise."""
-        # Until its answer: a change sent before and still in doubt stays in flight
-        self._sent_before = self.store.sent_through()
-        self.store.mark_sent(max(self._sent_before, batch[-1][0]))
+        self._in_flight.started(batch)
         self.store.make_outbox_durable(batch[-1][0])
         wire = [mutation for _, mutation in batch]
         written = threading.Event()
@@ -314,6 +315,34 @@ class Syncer:
             if exc.status != 401 or exc.code not in ("token_expired", "invalid_token"):
                 raise
         return request(self.session.refresh())
+
+
+class InFlight:
+    """Which outbox entries may have reached the server, kept in the replica (`sent_through`)
+    so that no change is edited or dropped from the moment a push reads it until its result
+    is stored, or its request surely changed nothing (docs/protocol.md §6.5)."""
+
+    def __init__(self, store: LocalStore):
+        self.store = store
+        self.doubt = store.sent_through()  # the highest id a started request may have had
+        self._before = self.doubt  # `doubt` before the request under way
+
+    def reserve(self, batch: Batch) -> Batch:
+        """Mark `batch` in flight; called in the transaction that read it, so that no edit
+        slips in between: what the push read is what it sends."""
+        if batch:
+            self.store.mark_sent(max(self.store.sent_through(), batch[-1][0]))
+        return batch
+
+    def started(self, batch: Batch) -> None:
+        self._before, self.doubt = self.doubt, max(self.doubt, batch[-1][0])
+
+    def settle(self, failure: BaseException) -> None:
+        """After a failed push: only changes a started request may have applied stay in
+        flight; those read but not sent, or sent in a request refused whole, are free."""
+        if getattr(failure, "in_doubt", True) is False:
+            self.doubt = self._before
+        self.store.mark_sent(self.doubt)
 
 
 def _noted(exc: FieldsyncError, doubt: bool) -> bool:

@@ -135,3 +135,14 @@ def test_batches_are_split_by_bytes_under_the_servers_limit(rep, world):
     assert len(rep.transport.pushes) >= 60_000 // SMALL
     assert all(size <= SMALL and status == 200 for size, status in rep.transport.pushes)
     assert all(rep.get("visit", record_id) for record_id in ids)
+
+
+def test_a_sync_fetches_the_rules_again_once_a_day(rep, world):
+    rep.store.set_meta(rep.store._db, field_rules_at="2020-01-01T00:00:00Z",
+                       field_rules='{"entities": []}')
+    rep._rules = None
+    _visit(rep, world, "x" * 10_001)  # the stale copy knows no limits
+    rep.drop_pending(rep.pending()[0].mutation_id)
+    rep.sync()
+    with pytest.raises(LocalValidationError):
+        _visit(rep, world, "x" * 10_001)

@@ -183,3 +183,48 @@ def _offline(request):
 def _refused(request):
     return httpx.Response(401, json={"error": {"code": "device_revoked", "message": "revoked",
                                                "fields": {}}})
+
+
+class EditWhileSending(httpx.BaseTransport):
+    """Before the first push reaches the app, tries `attempt()` and notes what it raised."""
+
+    def __init__(self, inner: httpx.BaseTransport):
+        self.inner, self.attempts, self.outcomes = inner, [], []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/sync/push") and self.attempts:
+            for attempt in self.attempts:
+                try:
+                    attempt()
+                    self.outcomes.append("done")
+                except ChangeInFlight:
+                    self.outcomes.append("in flight")
+            self.attempts = []
+        return self.inner.handle_request(request)
+
+
+def test_a_change_read_for_sending_cannot_be_edited_and_one_not_read_yet_can(app, world,
+                                                                            tmp_path):
+    transport = EditWhileSending(httpx.WSGITransport(app=app))
+    rep = SyncClient(tmp_path / "rep.db", server_url="http://fieldsync.test",
+                     transport=transport, retry=NO_RETRY, push_batch=1)
+    person = world.user("rep_n")
+    rep.login(person.email, person.password, "laptop")
+    first, second = _visit(rep, world, notes="one"), _visit(rep, world, notes="two")
+    ids = [m.mutation_id for m in rep.pending()]
+    transport.attempts = [lambda: rep.edit_pending(ids[0], {"notes": "late"}),
+                          lambda: rep.edit_pending(ids[1], {"notes": "edited in time"})]
+    rep.sync()
+    assert transport.outcomes == ["in flight", "done"]
+    assert rep.get("visit", first)["notes"] == "one"
+    assert rep.get("visit", second)["notes"] == "edited in time"
+    rep.close()
+
+
+def test_dropping_a_delete_brings_the_record_back(rep, world):
+    contact = world.ids["contact_n1"]
+    rep.delete("contact", contact)
+    assert rep.get("contact", contact) is None
+    rep.drop_pending(rep.pending()[0].mutation_id)
+    assert rep.get("contact", contact)["first_name"] == "Ana"
+    assert rep.sync().pushed == 0
