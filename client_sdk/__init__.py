@@ -3,6 +3,7 @@
 from client_sdk.client import SyncClient, SyncStatus
 from client_sdk.errors import (
     AuthError,
+    ChangeInFlight,
     FieldsyncError,
     LocalValidationError,
     NotLoggedIn,
@@ -11,14 +12,17 @@ from client_sdk.errors import (
     ServerError,
     SessionRevoked,
 )
+from client_sdk.pending import PendingChange
 from client_sdk.syncer import RetryPolicy, SyncReport
 
 __all__ = [
     "AuthError",
+    "ChangeInFlight",
     "FieldsyncError",
     "LocalValidationError",
     "NotLoggedIn",
     "OfflineError",
+    "PendingChange",
     "ReplicaTooNew",
     "RetryPolicy",
     "ServerError",

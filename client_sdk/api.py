@@ -48,7 +48,8 @@ class Api:
             response = self._http.request(method, path, json=json, content=content,
                                           headers=headers, extensions=_tracing(sent))
         except httpx.TransportError as exc:
-            raise OfflineError(f"cannot reach the server: {exc}") from exc
+            unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            raise OfflineError(f"cannot reach the server: {exc}", unsent=unsent) from exc
         if response.status_code == 204:
             return None
         try:

@@ -8,6 +8,7 @@
     fieldsync-client visit|order|account ...     a rep's work
     fieldsync-client workorder ...               a technician's work
     fieldsync-client conflicts | rejected [discard MUTATION_ID]
+    fieldsync-client pending [list | edit MUTATION_ID F=V... | drop MUTATION_ID]
 
 Every command takes --json. Exit codes are in client_sdk.cli_context.
 """
@@ -36,6 +37,7 @@ from client_sdk.cli_context import (
     label,
     resolve,
 )
+from client_sdk.cli_pending import pending
 from client_sdk.client import SyncClient
 from client_sdk.errors import FieldsyncError, OfflineError, ServerError
 from client_sdk.pricing import order_total
@@ -362,7 +364,7 @@ def discard(config: CliContext, mutation_id: int) -> None:
     config.emit({"discarded": mutation_id}, f"Discarded rejected change {mutation_id}.")
 
 
-for group in cli_field.GROUPS:
+for group in (*cli_field.GROUPS, pending):
     cli.add_command(group)
 
 

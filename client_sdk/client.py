@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from client_sdk import pending as outbox_edits
 from client_sdk.api import Api
 from client_sdk.errors import FieldsyncError, LocalValidationError, NotLoggedIn
+from client_sdk.limits import FieldRules
+from client_sdk.pending import PendingChange
 from client_sdk.session import Session
 from client_sdk.store import LocalRecord, LocalStore
 from client_sdk.syncer import RetryPolicy, Syncer, SyncReport
@@ -29,6 +33,8 @@ from sync.protocol import Mutation, MutationResult, Op, Status
 PULL_LIMIT = 2000
 
 Listener = Callable[[MutationResult], None]
+# How long the server's field rules are kept before a sync fetches them again.
+RULES_MAX_AGE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class SyncClient:
         self._listeners: dict[str, list[Listener]] = {"conflict": [], "rejection": [],
                                                       "result": []}
         self._progress: dict[str, Any] | None = None
+        self._rules: FieldRules | None = None
         if server_url:
             with self.store.transaction() as db:
                 self.store.set_meta(db, server_url=server_url)
@@ -92,7 +99,27 @@ class SyncClient:
         answer = self._api.login(email, password, device_name, self.store.installation_id())
         self.session.save(answer)
         self._clock.node = answer["device"]["id"]
+        self._learn_rules()
         return answer["user"]
+
+    def _learn_rules(self) -> None:
+        """Fetch and keep the server's field rules and limits (GET /sync/entities), which
+        local writes are checked against offline; without them the server alone checks."""
+        try:
+            described = self._api.call("GET", "/sync/entities", token=self.session.token())
+        except FieldsyncError:
+            return  # kept as they were; the next sync asks again
+        text = json.dumps(described, separators=(",", ":"))
+        with self.store.transaction() as db:
+            self.store.set_meta(db, field_rules=text, field_rules_at=_now())
+        self._rules = FieldRules(described)
+
+    @property
+    def rules(self) -> FieldRules:
+        """The server's field rules and request limits, as last fetched."""
+        if self._rules is None:
+            self._rules = FieldRules.from_text(self.store.meta("field_rules"))
+        return self._rules
 
     def logout(self) -> bool:
         """Sign this device out; the replica and its unsent outbox stay for a later login.
@@ -158,6 +185,7 @@ class SyncClient:
             raise LocalValidationError(f"unknown entity {entity!r}", {"entity": ["unknown"]})
         if self.session.device_id is None:
             raise NotLoggedIn("sign in once before working offline")
+        self.rules.check(entity, fields)
         with self.store.transaction() as db:
             record = self.store.local_record(db, entity, record_id)
             mutation = self._mutation(record, entity, record_id, op, fields)
@@ -208,8 +236,11 @@ class SyncClient:
         the failure stays done and the next call resumes.
         """
         with self._sync_lock:
+            if _older_than(self.store.meta("field_rules_at"), RULES_MAX_AGE):
+                self._learn_rules()  # a server upgrade may have changed them
             syncer = Syncer(self.store, self._api, self.session, self._clock, retry=self._retry,
-                            push_batch=self._push_batch, pull_limit=self._pull_limit)
+                            push_batch=self._push_batch, pull_limit=self._pull_limit,
+                            max_request_bytes=self.rules.max_request_bytes)
 
             def on_progress(state: dict) -> None:
                 self._progress = state
@@ -270,7 +301,30 @@ class SyncClient:
         return self.store.discard_rejected(mutation_id)
 
     def pending(self) -> list[Mutation]:
+        """The outbox: changes made here whose results are not stored yet, oldest first."""
         return self.store.pending()
+
+    def pending_changes(self) -> list[PendingChange]:
+        """The outbox with, for each change, whether it is in flight (sent, its result not
+        stored yet): such a change can be neither edited nor dropped."""
+        return outbox_edits.pending_changes(self.store)
+
+    def edit_pending(self, mutation_id: int, fields: Mapping[str, Any]) -> Mutation:
+        """Change the values of a pending create or update that was never sent (or whose
+        request the server refused whole); returns the change as it now stands. Raises
+        LocalValidationError (unknown change, a delete, a value breaking the server's
+        rules) or ChangeInFlight. The record's view is re-derived."""
+        change = next((m for m in self.store.pending() if m.mutation_id == mutation_id), None)
+        if change is not None:
+            self.rules.check(change.entity, fields)
+        return outbox_edits.edit_pending(self.store, mutation_id, dict(fields))
+
+    def drop_pending(self, mutation_id: int) -> list[int]:
+        """Take back a pending change that was never sent (or whose request the server
+        refused whole): the record's view is re-derived from the server's copy and the
+        changes left; dropping a create drops the record's later changes too. Returns the
+        mutation ids dropped; raises as edit_pending."""
+        return outbox_edits.drop_pending(self.store, mutation_id)
 
     def status(self) -> SyncStatus:
         counts = self.store.counts()
@@ -283,3 +337,8 @@ class SyncClient:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _older_than(stamp: str | None, age: timedelta) -> bool:
+    """Whether the `_now()` stamp is missing or older than `age`."""
+    return stamp is None or datetime.fromisoformat(stamp) < datetime.now(UTC) - age

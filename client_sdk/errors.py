@@ -7,6 +7,7 @@
     │   └── SessionRevoked    the device was revoked or the user disabled
     ├── ServerError           the server answered an error (status, code, message, fields)
     ├── LocalValidationError  a local write was refused before reaching the outbox
+    │   └── ChangeInFlight    a pending change being sent may not be edited or dropped
     └── ReplicaTooNew         the replica file was written by a newer SDK: upgrade this one
 """
 
@@ -20,7 +21,14 @@ class FieldsyncError(Exception):
 
 
 class OfflineError(FieldsyncError):
-    """The server could not be reached; local work is kept and sync can be retried."""
+    """The server could not be reached; local work is kept and sync can be retried.
+
+    `unsent`: no connection was made, so the request surely did not reach the server (a
+    failure after connecting leaves it in doubt)."""
+
+    def __init__(self, message: str, *, unsent: bool = False):
+        super().__init__(message)
+        self.unsent = unsent
 
 
 class AuthError(FieldsyncError):
@@ -59,3 +67,8 @@ class LocalValidationError(FieldsyncError):
     def __init__(self, message: str, fields: dict[str, Any] | None = None):
         super().__init__(message)
         self.fields = fields or {}
+
+
+class ChangeInFlight(LocalValidationError):
+    """A pending change was sent and its result is not stored yet: it may have been applied,
+    so it can be neither edited nor dropped until a sync stores its result."""

@@ -263,6 +263,18 @@ class LocalStore:
                                     "WHERE mutation_id > ? ORDER BY mutation_id LIMIT ?",
                                     (after, limit)).fetchall()
 
+    def mark_sent(self, through: int) -> None:
+        """Note that outbox entries up to mutation id `through` may be sent (0: none is):
+        until their results are stored they are in flight, and may be neither edited nor
+        dropped (docs/protocol.md §6.6). Committed before the request leaves; on disk with
+        the outbox (make_outbox_durable) when new entries go out."""
+        with self.transaction() as db:
+            self.set_meta(db, sent_through=str(through))
+
+    def sent_through(self) -> int:
+        """The highest mutation id that may be in flight (see mark_sent)."""
+        return int(self.meta("sent_through") or 0)
+
     def pending(self, limit: int | None = None) -> list[Mutation]:
         statement = "SELECT * FROM outbox ORDER BY mutation_id"
         statement += f" LIMIT {int(limit)}" if limit else ""

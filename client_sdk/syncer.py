@@ -7,6 +7,7 @@ the last request, which the protocol makes harmless.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -19,10 +20,11 @@ from client_sdk.api import Api
 from client_sdk.conflict_status import settle_conflicts
 from client_sdk.downloads import PageDownloads
 from client_sdk.errors import FieldsyncError, OfflineError, ServerError
+from client_sdk.limits import DEFAULT_MAX_REQUEST_BYTES, ENVELOPE_BYTES, wire_size
 from client_sdk.session import Session
 from client_sdk.store import LocalStore
 from sync.hlc import Clock
-from sync.protocol import MutationResult, Status
+from sync.protocol import MutationResult, Status, mutation_too_large
 
 T = TypeVar("T")
 Batch = list[tuple[int, str]]  # outbox entries: (mutation_id, wire JSON)
@@ -56,9 +58,13 @@ class SyncReport:
 
 class Syncer:
     def __init__(self, store: LocalStore, api: Api, session: Session, clock: Clock, *,
-                 retry: RetryPolicy, push_batch: int, pull_limit: int):
+                 retry: RetryPolicy, push_batch: int, pull_limit: int,
+                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
         self.store, self.api, self.session, self.clock = store, api, session, clock
         self.retry, self.push_batch, self.pull_limit = retry, push_batch, pull_limit
+        # The server's limit (a single change over it can never be sent) and the bytes a
+        # batch may take, lowered when the server refuses a batch as too large.
+        self.max_request_bytes = self.batch_bytes = max_request_bytes
 
     def run(self, *, on_result: Callable[[MutationResult], None],
             progress: Callable[[dict], None] | None = None,
@@ -89,9 +95,31 @@ class Syncer:
         for a replay, so one batch's request is under way at a time. An entry leaves the
         outbox only with its stored result, so after a failure anywhere the next sync sends
         again whatever is not stored, and the server answers those from its receipts.
+
+        A batch the server refuses as too large (413) is sent again in halves; a change
+        that is too large even alone is rejected here (`mutation_too_large`), so it never
+        blocks the outbox. A request that surely changed nothing on the server (answered
+        4xx, docs/protocol.md §2.1, or never connected), with no try of it in doubt, leaves
+        its changes as never sent: they may be edited or dropped again.
         """
+        self._told, self._report = on_result, report
+        self._in_flight = InFlight(self.store)
+        for _ in range(64):  # each round halves a batch or rejects a change: bounded
+            try:
+                return self._push_outbox(report, on_result)
+            except BaseException as exc:
+                self._in_flight.settle(exc)
+                if not isinstance(exc, ServerError) or exc.status != 413 \
+                        or self._refused is None:
+                    raise
+                self._shrink(self._refused)
+        raise AssertionError("unreachable")
+
+    def _push_outbox(self, report: SyncReport,
+                     on_result: Callable[[MutationResult], None]) -> None:
+        self._refused: Batch | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-push") as sender:
-            batch = self.store.outbox_batch(self.push_batch)
+            batch = self._batch(0)
             answer = self._send(batch)() if batch else b""
             following = self._after(batch)
             while batch:
@@ -107,7 +135,44 @@ class Syncer:
 
     def _after(self, batch: Batch) -> Batch:
         """The outbox batch after `batch` (none after an empty one)."""
-        return self.store.outbox_batch(self.push_batch, after=batch[-1][0]) if batch else []
+        return self._batch(batch[-1][0]) if batch else []
+
+    def _batch(self, after: int) -> Batch:
+        """The outbox entries after mutation id `after` that go in one request: at most
+        `push_batch` of them, within `batch_bytes` (at least one). An entry larger alone
+        than the server takes is rejected here and the next one read instead."""
+        for _ in range(self.push_batch + 1):
+            with self.store.transaction():  # read and marked in flight at once
+                entries = self.store.outbox_batch(self.push_batch, after=after)
+                if not entries or wire_size(entries[0][1]) + ENVELOPE_BYTES \
+                        <= self.max_request_bytes:
+                    return self._in_flight.reserve(
+                        _within(entries, self.batch_bytes - ENVELOPE_BYTES))
+            self._reject_unsendable(entries[0])
+        return []
+
+    def _reject_unsendable(self, entry: tuple[int, str]) -> None:
+        """Reject an outbox entry that no request can carry, as the server would reject a
+        mutation: kept with its error among the rejected changes, its record's view
+        re-derived without it, told to the listeners."""
+        mutation_id, wire = entry
+        change = json.loads(wire)
+        result = MutationResult(mutation_id, Status.REJECTED, change["entity"], change["id"],
+                                error=mutation_too_large(wire_size(wire) + ENVELOPE_BYTES,
+                                                         self.max_request_bytes))
+        with self.store.transaction() as db:
+            self.store.record_results(db, [result])
+        self._report.rejected += 1
+        self._told(result)
+
+    def _shrink(self, refused: Batch) -> None:
+        """The server refused `refused` as too large (it applied nothing of it): send such
+        batches in halves; one change alone too large for it is rejected."""
+        if len(refused) == 1:
+            self._reject_unsendable(refused[0])
+            return
+        size = sum(wire_size(wire) for _, wire in refused[:len(refused) // 2])
+        self.batch_bytes = min(self.batch_bytes, size + ENVELOPE_BYTES)
 
     def _send(self, batch: Batch, sender: ThreadPoolExecutor | None = None
               ) -> Callable[[], bytes]:
@@ -118,6 +183,7 @@ class Syncer:
         for. Without a sender, or a token, it is sent when waited for: the thread must not
         use the store, so the token is read here, and a failure to get one is left to the
         wait to raise."""
+        self._in_flight.started(batch)
         self.store.make_outbox_durable(batch[-1][0])
         wire = [mutation for _, mutation in batch]
         written = threading.Event()
@@ -125,6 +191,10 @@ class Syncer:
         def request(token: str) -> bytes:
             try:
                 return self.api.push_answer(token, wire, sent=written.set)
+            except ServerError as exc:
+                if exc.status == 413:
+                    self._refused = batch  # read by push, on this thread or after join
+                raise
             finally:
                 written.set()
 
@@ -233,15 +303,18 @@ class Syncer:
         """Run `request(token)` with token refresh and backoff on transient failures;
         `token`, when given, is tried first; `first`, when given, is the first try, already
         under way in another thread (it gives that try's answer, or raises its failure)."""
+        doubt = False  # whether a failed try may have reached the server
         for attempt in range(self.retry.attempts):
             try:
                 if attempt == 0:
                     return self._authorised(request, token, first)
                 return self._authorised(request)
-            except OfflineError:
+            except OfflineError as exc:
+                doubt = _noted(exc, doubt or not exc.unsent)
                 if attempt == self.retry.attempts - 1:
                     raise
             except ServerError as exc:
+                doubt = _noted(exc, doubt or exc.status >= 500 or exc.status == 408)
                 if not exc.transient or attempt == self.retry.attempts - 1:
                     raise
             self.retry.sleep(self.retry.delay(attempt))
@@ -256,3 +329,48 @@ class Syncer:
                                                        "session_revoked"):
                 raise
         return request(self.session.refresh())
+
+
+class InFlight:
+    """Which outbox entries may have reached the server, kept in the replica (`sent_through`)
+    so that no change is edited or dropped from the moment a push reads it until its result
+    is stored, or its request surely changed nothing (docs/protocol.md §6.6)."""
+
+    def __init__(self, store: LocalStore):
+        self.store = store
+        self.doubt = store.sent_through()  # the highest id a started request may have had
+        self._before = self.doubt  # `doubt` before the request under way
+
+    def reserve(self, batch: Batch) -> Batch:
+        """Mark `batch` in flight; called in the transaction that read it, so that no edit
+        slips in between: what the push read is what it sends."""
+        if batch:
+            self.store.mark_sent(max(self.store.sent_through(), batch[-1][0]))
+        return batch
+
+    def started(self, batch: Batch) -> None:
+        self._before, self.doubt = self.doubt, max(self.doubt, batch[-1][0])
+
+    def settle(self, failure: BaseException) -> None:
+        """After a failed push: only changes a started request may have applied stay in
+        flight; those read but not sent, or sent in a request refused whole, are free."""
+        if getattr(failure, "in_doubt", True) is False:
+            self.doubt = self._before
+        self.store.mark_sent(self.doubt)
+
+
+def _noted(exc: FieldsyncError, doubt: bool) -> bool:
+    """Note on `exc` whether the request it ended may have reached the server (a try that
+    failed before may have, too): an answered 4xx or a connection never made did not
+    (push then counts the request's changes as never sent)."""
+    exc.in_doubt = doubt  # type: ignore[attr-defined]
+    return doubt
+
+
+def _within(entries: Batch, budget: int) -> Batch:
+    """The first of `entries` whose wire JSON fits in `budget` bytes, at least one."""
+    for count, (_, wire) in enumerate(entries):
+        budget -= wire_size(wire)
+        if budget < 0:
+            return entries[:max(count, 1)]
+    return entries

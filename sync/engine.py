@@ -19,7 +19,7 @@ from sync.apply import Applier
 from sync.entities import ALL, Actor, Registry
 from sync.errors import MutationRejected
 from sync.hlc import Clock
-from sync.protocol import DEFAULT_PULL_LIMIT, Mutation, MutationResult, Op
+from sync.protocol import DEFAULT_PULL_LIMIT, PULL_PAGE_BYTES, Mutation, MutationResult, Op
 from sync.push import DB_REFUSALS
 from sync.sqltypes import utcnow
 from sync.store import SyncTables
@@ -29,9 +29,10 @@ SERVER_ACTOR = Actor(user_id=None, role="admin", keys=frozenset({ALL}))
 
 class SyncEngine:
     def __init__(self, tables: SyncTables, registry: Registry, *, secret: bytes,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, page_bytes: int = PULL_PAGE_BYTES):
         self.tables, self.registry, self.secret = tables, registry, secret
         self.clock = clock or Clock("server")
+        self.page_bytes = page_bytes  # see sync.pull.pull
 
     def push(self, conn: sa.Connection, actor: Actor, mutations: Sequence[Mutation],
              *, now: datetime | None = None) -> list[MutationResult]:
@@ -48,7 +49,8 @@ class SyncEngine:
     def pull(self, conn: sa.Connection, keys: Iterable[str], cursor: str | None,
              limit: int = DEFAULT_PULL_LIMIT) -> pull_mod.PullPage:
         """See sync.pull.pull."""
-        return pull_mod.pull(conn, self.tables, keys, cursor, secret=self.secret, limit=limit)
+        return pull_mod.pull(conn, self.tables, keys, cursor, secret=self.secret, limit=limit,
+                             max_bytes=self.page_bytes)
 
     def write(self, conn: sa.Connection, entity: str, record_id: str, op: Op,
               fields: Mapping[str, Any] | None = None, *, actor: Actor = SERVER_ACTOR,

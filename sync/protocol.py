@@ -47,6 +47,8 @@ def record_json(data: Any) -> str:
 
 MAX_PUSH_MUTATIONS = 1000
 MAX_PULL_LIMIT = 5000
+# A pull page stops taking changes once their records' data passes this many bytes.
+PULL_PAGE_BYTES = 4 * 2**20
 DEFAULT_PULL_LIMIT = 1000
 
 
@@ -189,6 +191,15 @@ class ErrorInfo:
 
     def to_wire(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "fields": self.fields}
+
+
+def mutation_too_large(size: int, limit: int) -> ErrorInfo:
+    """The rejection a client keeps for a change it cannot send: alone it makes a push body
+    larger than the server takes (docs/protocol.md §6.3). The server never saw it."""
+    return ErrorInfo("mutation_too_large",
+                     f"this change is {size:,} bytes on the wire; the server takes requests "
+                     f"of at most {limit:,} bytes: shorten its fields and make it again",
+                     {"_mutation": [f"{size} bytes, over {limit}"]})
 
 
 @quick_init

@@ -20,7 +20,7 @@ from sync import changelog
 from sync.cursor import EVICT, PUT, Cursor, Task, decode, encode
 from sync.entities import ALL
 from sync.errors import ResetRequired
-from sync.protocol import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, json_string
+from sync.protocol import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, PULL_PAGE_BYTES, json_string
 from sync.store import SyncTables
 
 
@@ -39,8 +39,11 @@ class PullPage:
 
 
 def pull(conn: sa.Connection, tables: SyncTables, keys: Iterable[str], token: str | None,
-         *, secret: bytes, limit: int = DEFAULT_PULL_LIMIT) -> PullPage:
-    """One page for a user whose scope keys are `keys`.
+         *, secret: bytes, limit: int = DEFAULT_PULL_LIMIT,
+         max_bytes: int = PULL_PAGE_BYTES) -> PullPage:
+    """One page for a user whose scope keys are `keys`: at most `limit` changes, and no
+    more once their records' data passes `max_bytes` (at least one change: every page makes
+    progress).
 
     Raises InvalidCursor for a cursor not issued here and ResetRequired when the cursor is
     older than the retained history (the device must pull again from no cursor).
@@ -54,10 +57,10 @@ def pull(conn: sa.Connection, tables: SyncTables, keys: Iterable[str], token: st
     if cursor.tasks:
         if token is not None:
             _check_horizon(cursor, changelog.horizon(conn, tables))
-        changes, after = _task_page(conn, tables, cursor, scope, limit)
+        changes, after = _task_page(conn, tables, cursor, scope, limit, max_bytes)
         phase, progress = "snapshot", _progress(cursor, after)
     else:
-        changes, after = _log_page(conn, tables, cursor, scope, limit,
+        changes, after = _log_page(conn, tables, cursor, scope, limit, max_bytes,
                                    check=token is not None)
         phase, progress = "changes", {"snapshot_total": 0, "snapshot_done": 0}
     more = bool(after.tasks) or bool(after.extra.get("more"))
@@ -195,21 +198,26 @@ def _count(conn, tables: SyncTables, keys) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(ids)).scalar_one()
 
 
-def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int):
+def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int,
+               max_bytes: int):
     """Up to `limit` records of the first task, its keys swept one after the other: a record
     carrying several of them is handled in the sweep of the first (a later sweep skips it).
-    The page goes on with the task's next key when one is done."""
+    The page goes on with the task's next key when one is done, and stops early once the
+    records read pass `max_bytes`."""
     task, changes, fetched = cursor.tasks[0], [], []
     keys = _task_keys(task)
+    budget = _Budget(max_bytes)
     while True:
-        rows = _snapshot_rows(conn, tables, task, limit - len(fetched))
+        rows = budget.take(_snapshot_rows(conn, tables, task, limit - len(fetched)), 6)
         # within a page a later sweep skips what an earlier one read (on PostgreSQL each
         # query sees its own snapshot: a record may have lost the earlier key meanwhile)
         page_ids = {(row[0], row[1]) for row in fetched} if fetched else None
         changes += _task_changes(task.mode, rows, scope, frozenset(keys[:task.key]), page_ids)
         fetched += rows
-        if rows and len(fetched) == limit:  # resume after the last row of this key
+        if rows and (len(fetched) == limit or budget.spent):  # resume after the last row
             task = replace(task, after=(rows[-1][0], rows[-1][1]))
+            break
+        if budget.spent:  # not one row of this key fitted: the next page starts it
             break
         if task.key + 1 == len(keys):
             task = None
@@ -222,6 +230,28 @@ def _task_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit
         rest = (replace(task, done=cursor.tasks[0].done + len(changes)), *rest)
     # Once the tasks are done the log may hold changes made meanwhile: ask for one more page.
     return changes, replace(cursor, tasks=rest, extra={"more": True})
+
+
+class _Budget:
+    """The bytes a page may still take: the records' data, as UTF-8, which is most of a
+    page (a few dozen bytes of envelope per change are not counted)."""
+
+    def __init__(self, max_bytes: int):
+        self.left, self.taken, self.spent = max_bytes, 0, False
+
+    def take(self, rows: list, payload_at: int) -> list:
+        """The first of `rows` that fit (at least one on a page that has none yet); `spent`
+        once some did not. A row whose payload is None (a purged record) costs nothing."""
+        for index, row in enumerate(rows):
+            payload = row[payload_at]
+            size = 0 if payload is None else (
+                len(payload) if payload.isascii() else len(payload.encode()))
+            if size > self.left and self.taken:
+                self.spent = True
+                return rows[:index]
+            self.left -= size
+            self.taken += 1
+        return rows
 
 
 def _task_changes(mode: str, rows: list, scope: frozenset, swept: frozenset,
@@ -247,8 +277,8 @@ def _task_changes(mode: str, rows: list, scope: frozenset, swept: frozenset,
     return changes
 
 
-def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int, *,
-              check: bool):
+def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit: int,
+              max_bytes: int, *, check: bool):
     """The changes after the cursor, and the cursor after them; with `check`, first
     ResetRequired if the cursor is below the horizon."""
     trail = cursor.trail if cursor.seq < cursor.trail_until else ()
@@ -258,6 +288,11 @@ def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit:
         _check_horizon(cursor, horizon)
     if not logged:
         return [], replace(cursor, trail=trail, trail_until=cursor.trail_until if trail else 0)
+    budget = _Budget(max_bytes)
+    firsts = _first_of_each_record(logged)
+    kept = budget.take([logged[i] for i in firsts], 8)
+    if budget.spent:  # the page ends before the first change of the record that did not fit
+        logged = logged[:firsts[len(kept)]]
     latest: dict[tuple[str, str], tuple] = {}
     for row in logged:  # a record's latest change (and its current state) comes last
         latest.pop((row[1], row[2]), None)
@@ -267,8 +302,20 @@ def _log_page(conn, tables: SyncTables, cursor: Cursor, scope: frozenset, limit:
     if trail and seq >= cursor.trail_until:
         trail = ()
     cursor = replace(cursor, seq=seq, trail=trail, trail_until=cursor.trail_until if trail else 0,
-                     extra={"more": len(logged) == limit})
+                     extra={"more": len(logged) == limit or budget.spent})
     return changes, cursor
+
+
+def _first_of_each_record(logged: list) -> list[int]:
+    """The positions of the log rows that name a record for the first time on the page: a
+    record's state is sent once, however often it changed."""
+    seen: set = set()
+    firsts = []
+    for index, row in enumerate(logged):
+        if (row[1], row[2]) not in seen:
+            seen.add((row[1], row[2]))
+            firsts.append(index)
+    return firsts
 
 
 def _logged_with_current(conn, tables: SyncTables, after: int, keys, limit: int

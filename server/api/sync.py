@@ -148,7 +148,11 @@ def pull():
 @bp.get("/entities")
 @login_required()
 def entities():
-    """The replicated entities, their fields, wire types and conflict policies."""
+    """The replicated entities, their fields, wire types, rules and conflict policies, and
+    the limits of requests and pages."""
     from server.domain.describe import describe_entities
 
-    return {"protocol": PROTOCOL_VERSION, "entities": describe_entities()}
+    limits = {"max_request_bytes": current_app.config["MAX_CONTENT_LENGTH"],
+              "max_push_mutations": MAX_PUSH_MUTATIONS, "max_pull_limit": MAX_PULL_LIMIT,
+              "pull_page_bytes": sync_engine().page_bytes}
+    return {"protocol": PROTOCOL_VERSION, "entities": describe_entities(), "limits": limits}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import fields as mf
+from marshmallow import validate
 
 from server.domain.entities import REGISTRY
 from server.domain.vocabulary import Role
@@ -34,6 +35,26 @@ def _wire_type(field: mf.Field) -> str:
     return type(field).__name__
 
 
+def _rules(field: mf.Field) -> dict[str, Any]:
+    """The field's limits from its own validators: lengths in characters (Unicode code
+    points), a pattern the whole value matches, an inclusive numeric range."""
+    rules: dict[str, Any] = {"max_length": None, "min_length": None, "pattern": None,
+                             "format": field.metadata.get("format"), "minimum": None,
+                             "maximum": None}
+    for check in field.validators:
+        if isinstance(check, validate.Length):
+            rules["max_length"], rules["min_length"] = check.max, check.min or None
+        elif isinstance(check, validate.Regexp):
+            rules["pattern"] = check.regex.pattern
+        elif isinstance(check, validate.Range):
+            rules["minimum"], rules["maximum"] = _number(check.min), _number(check.max)
+    return rules
+
+
+def _number(value: Any) -> str | int | None:
+    return value if value is None or isinstance(value, int) else str(value)
+
+
 def describe_entities() -> list[dict[str, Any]]:
     out = []
     for spec in REGISTRY:
@@ -49,6 +70,7 @@ def describe_entities() -> list[dict[str, Any]]:
                 "server_owned": bool(field.dump_only),
                 "references": spec.references.get(name),
                 "policy": str(policy.for_field(name).kind),
+                **_rules(field),
             })
         scope = (f"inherited from {spec.scope.entity}" if isinstance(spec.scope, Inherit)
                  else "own")
@@ -133,10 +155,31 @@ def entity_reference_markdown() -> str:
                 notes.append(f"references `{f['references']}`")
             if f["nullable"]:
                 notes.append("may be null")
+            notes += _rule_notes(f)
             lines.append(f"| `{f['name']}` | {f['type']} | {create} | {f['policy']} | "
                          f"{'; '.join(notes)} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _rule_notes(f: dict[str, Any]) -> list[str]:
+    notes = []
+    if f["format"]:
+        notes.append(f"{f['format']} (`{f['pattern']}`)")
+    elif f["pattern"]:
+        notes.append(f"matches `{f['pattern']}`")
+    if f["max_length"] is not None:
+        low = f"{f['min_length']} to " if f["min_length"] else "at most "
+        notes.append(f"{low}{f['max_length']:,} characters")
+    if f["minimum"] is not None or f["maximum"] is not None:
+        notes.append(_range_note(f["minimum"], f["maximum"]))
+    return notes
+
+
+def _range_note(low: Any, high: Any) -> str:
+    if high is None:
+        return f"at least {low}"
+    return f"at most {high}" if low is None else f"from {low} to {high}"
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from server.fast_fields import FastField, Unsure, builder
 from sync.ids import CANONICAL_UUID
@@ -94,9 +94,30 @@ def coordinate(limit: int, **kwargs) -> fields.Decimal:
                           validate=validate.Range(min=-limit, max=limit), **kwargs)
 
 
-def text(max_length: int | None = None, *, required: bool = False, **kwargs) -> fields.String:
+def text(max_length: int, *, required: bool = False, **kwargs) -> fields.String:
+    """A string of at most `max_length` characters; a required one is not empty. Every
+    text field has a limit: one record's data is always small next to a request or a page."""
     checks = [validate.Length(min=1 if required else 0, max=max_length)]
     return fields.String(required=required, allow_none=not required, validate=checks, **kwargs)
+
+
+class Pattern(validate.Regexp):
+    """The whole value matches `regex` (validate.Regexp only anchors at the start, and its
+    `$` also matches before a final newline). The pattern is published as written, so it
+    keeps to the syntax JavaScript and JSON Schema share."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def formatted(regex: str, max_length: int, meaning: str, **kwargs) -> fields.String:
+    """A string of at most `max_length` characters matching `regex` whole; `meaning` says
+    in words what the pattern asks (the entity reference shows it)."""
+    checks = [validate.Length(max=max_length), Pattern(regex)]
+    kwargs.setdefault("allow_none", not kwargs.get("required", False))
+    return fields.String(validate=checks, metadata={"format": meaning}, **kwargs)
 
 
 INT32_MAX = 2**31 - 1  # INTEGER columns hold this much on PostgreSQL (SQLite holds more)

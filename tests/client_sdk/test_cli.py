@@ -304,3 +304,27 @@ def test_the_readme_sdk_example_and_cli_walkthrough_on_one_machine_both_sync(run
     sdk.client.sync()
     assert sdk.client.get("visit", planned["id"]) is not None
     assert as_json(run("show", "visit", sdk_visit, "--json"))["id"] == sdk_visit
+
+
+def test_pending_changes_are_listed_edited_and_dropped(run, sign_in, world):
+    sign_in("rep_n")
+    planned = as_json(run("visit", "plan", world.ids["acc_n1"], "--at", "2026-11-24T10:00:00Z",
+                          "--notes", "draft", "--json"))
+    ok(run("visit", "plan", world.ids["acc_n1"], "--at", "2026-11-25T10:00:00Z"))
+    listed = ok(run("pending")).stdout
+    assert "queued" in listed and "notes=draft" in listed
+    first, second = as_json(run("pending", "list", "--json"))
+    assert first["id"] == planned["id"] and not first["in_flight"]
+    ok(run("pending", "edit", str(first["mutation_id"]), "notes=final", "outcome=null"))
+    refused(run("pending", "edit", str(first["mutation_id"]), "notes=" + "x" * 10_001),
+            "notes: Longer than maximum length 10000.", 1)
+    assert "Dropped pending change" in ok(run("pending", "drop",
+                                              str(second["mutation_id"]))).stdout
+    refused(run("pending", "drop", str(second["mutation_id"])),
+            f"no pending change {second['mutation_id']}", 1)
+    [left] = as_json(run("pending", "--json"))
+    assert left["fields"]["notes"] == "final" and left["fields"]["outcome"] is None
+    ok(run("sync"))
+    assert as_json(run("pending", "--json")) == []
+    shown = as_json(run("show", "visit", planned["id"], "--json"))
+    assert shown["notes"] == "final"
