@@ -6,7 +6,7 @@ deletes from it. Keyed by (entity, record_id, version): a record's versions are 
 once. Self-contained: it only adds a table.
 
 Revision ID: a7c3e91f5b20
-Revises: 5d1c9e7b3a42
+Revises: a7c3e91f4b20
 Create Date: 2026-12-08 04:10:00
 
 """
@@ -16,7 +16,7 @@ from sync.sqltypes import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'a7c3e91f5b20'
-down_revision = '5d1c9e7b3a42'
+down_revision = 'a7c3e91f4b20'
 branch_labels = None
 depends_on = None
 

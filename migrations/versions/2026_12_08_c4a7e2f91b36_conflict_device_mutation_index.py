@@ -4,7 +4,7 @@ After each sync a device that shows open conflicts asks GET /conflicts?device_id
 (docs/protocol.md §10.3); without this index that request reads the whole conflict table.
 
 Revision ID: c4a7e2f91b36
-Revises: 5d1c9e7b3a42
+Revises: a7c3e91f5b20
 Create Date: 2026-12-08 04:10:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4a7e2f91b36'
-down_revision = '5d1c9e7b3a42'
+down_revision = 'a7c3e91f5b20'
 branch_labels = None
 depends_on = None
 
