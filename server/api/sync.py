@@ -150,6 +150,8 @@ def pull():
 @login_required()
 def entities():
     """The replicated entities, their fields, wire types and conflict policies."""
+    from server.blobs.limits import current_limits
     from server.domain.describe import describe_entities
 
-    return {"protocol": PROTOCOL_VERSION, "entities": describe_entities()}
+    return {"protocol": PROTOCOL_VERSION, "entities": describe_entities(),
+            "attachments": current_limits().describe()}

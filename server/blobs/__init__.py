@@ -38,7 +38,7 @@ class UploadKey:
 class BlobError(Exception):
     """A blob store refused an operation; `code` is the stable API error code."""
 
-    code = "blob_error"
+    code: str = "blob_error"  # each subclass names its own
 
 
 class OffsetMismatch(BlobError):

@@ -7,6 +7,7 @@ work at that account), `tech:<user id>` (a technician's own work and van), `cata
 
 from __future__ import annotations
 
+from server.blobs.limits import attachment_check
 from server.domain import rules
 from server.domain.codec import SchemaCodec
 from server.domain.schemas import (
@@ -117,7 +118,8 @@ SPECS = [
           references={"work_order_id": "work_order"}, authorize=rules.roles(rules.SERVICE)),
     _spec("attachment", Attachment, AttachmentSchema,
           Inherit("work_order_id", "work_order", OF_TECHNICIAN),
-          references={"work_order_id": "work_order"}, authorize=rules.roles(rules.SERVICE)),
+          references={"work_order_id": "work_order"}, authorize=rules.roles(rules.SERVICE),
+          check=attachment_check),
 ]
 
 REGISTRY = Registry(SPECS)
