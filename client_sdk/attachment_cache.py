@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO
 
 import httpx
 
@@ -40,11 +39,11 @@ class AttachmentCache:
         path.touch()
         return path
 
-    def put(self, sha256: str, reader: BinaryIO) -> Path:
-        """Cache the bytes `reader` holds (they must hash to `sha256`); returns the file."""
+    def put(self, sha256: str, pieces: Iterable[bytes]) -> Path:
+        """Cache the bytes of `pieces` (they must hash to `sha256`); returns the file."""
         part = self.folder / f"{sha256}.part"
-        with reader, part.open("wb") as out:
-            while piece := reader.read(PIECE):
+        with part.open("wb") as out:
+            for piece in pieces:
                 out.write(piece)
         return self._publish(sha256, part)
 

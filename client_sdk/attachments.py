@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import mimetypes
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -172,15 +173,16 @@ class Attachments:
         skip = start - rows[0]["position"] if rows else 0
         return joined[skip:skip + length]
 
-    def queued_reader(self, record_id: str) -> BinaryIO | None:
-        """The queued bytes of an attachment not uploaded yet (None if none), so its author
-        sees it offline."""
+    def queued_rows(self, record_id: str) -> Iterator[bytes] | None:
+        """The queued bytes of an attachment not uploaded yet, row by row (None if none),
+        so its author sees it offline."""
         with self._store.transaction() as db:
             found = db.execute("SELECT size FROM attachment_upload WHERE id = ?",
                                (record_id,)).fetchone()
         if found is None:
             return None
-        return io.BytesIO(self._read(record_id, 0, found["size"]))
+        return (self._read(record_id, start, ROW_BYTES)
+                for start in range(0, found["size"], ROW_BYTES))
 
     def _sent(self, record_id: str, offset: int) -> None:
         with self._store.transaction() as db:
@@ -206,7 +208,7 @@ class Attachments:
         if record is None or not record.get("sha256"):
             raise LocalValidationError(f"no attachment {record_id} with bytes on this device",
                                        {"id": ["unknown"]})
-        queued = self.queued_reader(record_id)
+        queued = self.queued_rows(record_id)
         if queued is not None:
             return self.cache.put(record["sha256"], queued)
         return self.cache.fetch(record["sha256"], lambda start: self._http.download(

@@ -162,3 +162,28 @@ def test_the_filesystem_store_shows_no_half_written_blob(tmp_path):
     [blob] = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
     assert blob.name == upload.sha256 and blob.read_bytes() == data
     assert os.listdir(tmp_path / "uploads") == []
+
+
+def test_a_second_request_appending_to_the_same_upload_is_told_it_is_busy(store):
+    from server.blobs import UploadBusy
+    from server.blobs.database import DatabaseBlobStore
+    from tests.databases import backend
+
+    if isinstance(store, DatabaseBlobStore) and backend() == "sqlite":
+        pytest.skip("SQLite serialises writers itself: the second one waits for the first")
+    data = content(10_000)
+    upload = key_of(data)
+    send(store, upload, 0, data[:1000])
+    refused = []
+
+    def chunk() -> Iterator[bytes]:
+        yield data[1000:3000]
+        try:  # another request, for the same offset, while this one is under way
+            store.append(upload, 1000, [data[1000:1010]], lambda: None)
+        except UploadBusy as exc:
+            refused.append(exc)
+        yield data[3000:5000]
+
+    assert store.append(upload, 1000, chunk(), lambda: None) == 5000
+    assert len(refused) == 1
+    assert store.stored(upload) == 5000

@@ -179,3 +179,10 @@ def test_the_cache_keeps_within_its_budget_least_recently_used_out(connect, worl
     kept_second = office.client.attachments.open(second)
     assert not kept_first.exists() and kept_second.exists()
     assert office.client.attachments.cache.size() <= 400_000
+
+
+def test_the_author_opens_an_attachment_offline_before_it_uploads(connect, world):
+    tech, data = connect("tech_a"), photo(2_500_000)
+    tech.offline()
+    attachment_id = tech.field.attach(world.ids["wo_a"], data)
+    assert tech.client.attachments.open(attachment_id).read_bytes() == data
