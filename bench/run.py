@@ -4,7 +4,8 @@
 
 From the repository root. Prints a markdown table (and progress on stderr) and writes the
 report to bench/results/latest.md. NAME is one of: floor, initial_sync, bulk_push,
-incremental_pull, concurrent_devices. See bench/README.md for what each one measures.
+incremental_pull, concurrent_devices, attachments. See bench/README.md for what each one
+measures.
 """
 
 from __future__ import annotations

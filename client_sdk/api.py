@@ -26,6 +26,11 @@ class Api:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying client, for requests outside the JSON shape (attachment bytes)."""
+        return self._http
+
     def call(self, method: str, path: str, *, json: Any = None, token: str | None = None,
              encoded: str | None = None, decode: Callable[[bytes], Any] | None = None,
              sent: Callable[[], None] | None = None) -> Any:

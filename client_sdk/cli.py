@@ -213,6 +213,16 @@ def sync(config: CliContext) -> None:
     config.emit(asdict(report), lambda: _sync_summary(report))
 
 
+def _uploads_text(info: dict[str, Any]) -> str:
+    uploads = info.get("uploads") or {}
+    if not uploads.get("files"):
+        return "none waiting"
+    mb = 1024 * 1024
+    text = (f"{uploads['files']} file(s), {uploads['sent'] / mb:.1f} of "
+            f"{uploads['bytes'] / mb:.1f} MB sent")
+    return text + (f"; {uploads['failed']} refused" if uploads["failed"] else "")
+
+
 def _status_text(info: dict[str, Any]) -> str:
     user = info["user"]
     who = (f"{user['name']} <{user['email']}> ({user['role']}) on {info['device_name']!r}"
@@ -222,7 +232,8 @@ def _status_text(info: dict[str, Any]) -> str:
             ("Server", info["server"] or "-"), ("Pending changes", info["pending"]),
             ("Rejected changes", info["rejected"]), ("Open conflicts", info["open_conflicts"]),
             ("Records", info["records"]), ("Last sync", info["last_sync_at"] or "never"),
-            ("Last error", info["last_error"] or "-"), ("Replica", info["replica"])]
+            ("Last error", info["last_error"] or "-"), ("Uploads", _uploads_text(info)),
+            ("Replica", info["replica"])]
     return "\n".join(f"{name + ':':<18}{value}" for name, value in rows)
 
 

@@ -7,8 +7,7 @@ code: territory code, product SKU, part number, work order number, account numbe
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
+import shutil
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -254,14 +253,17 @@ def checklist(config: CliContext, item: str, unchecked: bool, answer: str | None
 @click.argument("wo", metavar="WORK_ORDER")
 @click.option("--resolution", required=True, help="What was done.")
 @click.option("--signed-by", help="Who signed for the work on site.")
+@click.option("--signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The captured signature, a PNG image: attached to the work order.")
 @json_option
 @pass_config
-def complete(config: CliContext, wo: str, resolution: str, signed_by: str | None):
+def complete(config: CliContext, wo: str, resolution: str, signed_by: str | None,
+             signature: Path | None):
     """Complete WORK_ORDER now."""
     wo_id = resolve(config.client(), "work_order", wo)
-    config.field().complete_work_order(wo_id, resolution, signed_by)
+    signed = config.field().complete_work_order(wo_id, resolution, signed_by, signature)
     config.done(f"Completed work order {label(config.client(), 'work_order', wo_id)}.",
-                {"id": wo_id})
+                {"id": wo_id, "signature_id": signed})
 
 
 @work_order.command("attach")
@@ -272,16 +274,32 @@ def complete(config: CliContext, wo: str, resolution: str, signed_by: str | None
 @json_option
 @pass_config
 def attach(config: CliContext, wo: str, path: Path, kind: str):
-    """Record a photo or signature on WORK_ORDER.
+    """Attach a photo or signature (a PNG) file to WORK_ORDER.
 
-    Only the file's metadata (name, size, type, sha256) goes into the replica.
+    The record syncs with the next `sync`; the file's bytes are kept in the replica and
+    upload after it, resuming where they stopped (see `status`).
     """
-    content = path.read_bytes()
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    attachment_id = config.field().add_attachment(
-        resolve(config.client(), "work_order", wo), kind, path.name, content_type,
-        len(content), hashlib.sha256(content).hexdigest())
-    config.done(f"Recorded {kind} {path.name} ({len(content)} bytes).", {"id": attachment_id})
+    attachment_id = config.field().attach(resolve(config.client(), "work_order", wo), path,
+                                          kind=kind)
+    size = path.stat().st_size
+    config.done(f"Attached {kind} {path.name} ({size} bytes); it uploads on the next sync.",
+                {"id": attachment_id})
+
+
+@work_order.command("download")
+@click.argument("attachment", metavar="ATTACHMENT")
+@click.option("--to", "target", type=click.Path(dir_okay=False, path_type=Path),
+              help="Copy the file here (default: print the cached file's path).")
+@json_option
+@pass_config
+def download(config: CliContext, attachment: str, target: Path | None):
+    """Fetch ATTACHMENT's bytes into the local cache (resuming a cut-off download)."""
+    client = config.client()
+    cached = client.attachments.open(resolve(client, "attachment", attachment))
+    if target is not None:
+        shutil.copyfile(cached, target)
+    path = target or cached
+    config.done(f"{path} ({path.stat().st_size} bytes)", {"path": str(path)})
 
 
 GROUPS = (visit, order, account, work_order)

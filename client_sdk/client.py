@@ -15,6 +15,9 @@ import httpx
 
 from client_sdk import pending as outbox_edits
 from client_sdk.api import Api
+from client_sdk.attachment_cache import DEFAULT_BUDGET, AttachmentCache
+from client_sdk.attachment_http import AttachmentHttp
+from client_sdk.attachments import Attachments
 from client_sdk.errors import FieldsyncError, LocalValidationError, NotLoggedIn
 from client_sdk.limits import FieldRules
 from client_sdk.pending import PendingChange
@@ -47,6 +50,7 @@ class SyncStatus:
     last_error: str | None
     syncing: bool
     progress: dict[str, Any] | None
+    uploads: dict[str, int] | None = None  # the attachment upload backlog (Attachments)
 
 
 class SyncClient:
@@ -59,12 +63,17 @@ class SyncClient:
     `synchronous` is SQLite's: with "NORMAL" a returned write survives an app crash, and a
     power loss can undo only writes the server has not seen yet; "FULL" syncs every write
     to disk (see LocalStore).
+
+    Attachment bytes (`attachments`) are cached in `attachment_cache` (default: a folder
+    beside the replica, `<replica>.files`) within `cache_budget` bytes.
     """
 
     def __init__(self, path: str | Path, *, server_url: str | None = None,
                  transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, push_batch: int = 500,
-                 pull_limit: int = PULL_LIMIT, synchronous: str = "NORMAL"):
+                 pull_limit: int = PULL_LIMIT, synchronous: str = "NORMAL",
+                 attachment_cache: str | Path | None = None,
+                 cache_budget: int = DEFAULT_BUDGET):
         self.store = LocalStore(path, synchronous=synchronous)
         url = server_url or self.store.meta("server_url")
         self._api = Api(url or "http://localhost", transport=transport, timeout=timeout)
@@ -78,6 +87,9 @@ class SyncClient:
                                                       "result": []}
         self._progress: dict[str, Any] | None = None
         self._rules: FieldRules | None = None
+        cache = AttachmentCache(attachment_cache or _cache_folder(path), cache_budget)
+        self.attachments = Attachments(self.store, AttachmentHttp(self._api.http, self.session),
+                                       cache)
         if server_url:
             with self.store.transaction() as db:
                 self.store.set_meta(db, server_url=server_url)
@@ -249,8 +261,11 @@ class SyncClient:
 
             try:
                 # Success is stored with the last pulled page: one commit, not two.
-                return syncer.run(on_result=self._notify, progress=on_progress,
-                                  finished=lambda: {"last_error": None, "last_sync_at": _now()})
+                report = syncer.run(on_result=self._notify, progress=on_progress,
+                                    finished=lambda: {"last_error": None,
+                                                      "last_sync_at": _now()})
+                self.attachments.after_sync()
+                return report
             except FieldsyncError as exc:
                 self._remember(last_error=str(exc))
                 raise
@@ -332,7 +347,16 @@ class SyncClient:
                           open_conflicts=counts["open_conflicts"], records=counts["records"],
                           last_sync_at=self.store.meta("last_sync_at"),
                           last_error=self.store.meta("last_error"),
-                          syncing=self._sync_lock.locked(), progress=self._progress)
+                          syncing=self._sync_lock.locked(), progress=self._progress,
+                          uploads=self.attachments.backlog_summary())
+
+
+def _cache_folder(replica: str | Path) -> Path:
+    if str(replica) == ":memory:":
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix="fieldsync-files-"))
+    return Path(f"{replica}.files")
 
 
 def _now() -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from client_sdk import wire
@@ -299,11 +300,14 @@ class FieldActions:
         self.client.update("work_order", wo_id, fields)
 
     def complete_work_order(self, wo_id: str, resolution: str,
-                            signed_by: str | None = None) -> None:
-        """Complete a work order now with its resolution and who signed for it.
+                            signed_by: str | None = None,
+                            signature: bytes | str | Path | None = None) -> str | None:
+        """Complete a work order now with its resolution and who signed for it; `signature`,
+        the signature captured as a PNG image (bytes or a file), is attached to the work
+        order in the same local transaction (kind `signature`). Returns its attachment id.
 
-        Raises LocalValidationError for an unknown, closed or cancelled work order or an
-        empty resolution.
+        Raises LocalValidationError for an unknown, closed or cancelled work order, an
+        empty resolution or a signature that is not a PNG.
         """
         self._work_order(wo_id)
         if not resolution:
@@ -312,7 +316,24 @@ class FieldActions:
                   "resolution": resolution}
         if signed_by is not None:
             fields["signed_by"] = signed_by
-        self.client.update("work_order", wo_id, fields)
+        with self.client.atomic():
+            signed = None if signature is None else self.attach(
+                wo_id, signature, kind="signature", filename="signature.png",
+                content_type="image/png")
+            self.client.update("work_order", wo_id, fields)
+        return signed
+
+    def attach(self, wo_id: str, source: bytes | str | Path, *, kind: str = "photo",
+               filename: str | None = None, content_type: str | None = None) -> str:
+        """Attach a photo or signature (bytes, or a file's path) to a work order: its record
+        goes to the outbox and its bytes to the upload queue, in one local transaction; they
+        upload after the record syncs. Returns the attachment id (see client.attachments)."""
+        if isinstance(source, bytes):
+            return self.client.attachments.attach_bytes(
+                self, wo_id, source, filename=filename or "photo.jpg",
+                content_type=content_type or "image/jpeg", kind=kind)
+        return self.client.attachments.attach_file(self, wo_id, source, kind=kind,
+                                                   content_type=content_type)
 
     def use_part(self, wo_id: str, part_id: str, quantity: int,
                  notes: str | None = None) -> str:

@@ -92,6 +92,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from server.api import bp as api_bp
     from server.api.admin import bp as admin_bp
+    from server.api.attachments import bp as attachments_bp
     from server.api.conflicts import bp as conflicts_bp
     from server.api.records import bp as records_bp
     from server.api.sync import bp as sync_bp
@@ -105,3 +106,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(conflicts_bp)
+    app.register_blueprint(attachments_bp)

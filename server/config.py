@@ -27,6 +27,8 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, Any]:
     """Read every FIELDSYNC setting from `env` (the process environment in production)."""
+    from server.blobs.limits import blob_settings
+
     default_db = "sqlite:///" + str(Path(instance_path) / "fieldsync.sqlite")
     return {
         "ENV": env.get("FIELDSYNC_ENV", "production"),
@@ -47,6 +49,7 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
         "SYNC_COMPACT_AFTER_HOURS": _int(env, "SYNC_COMPACT_AFTER_HOURS", 24),
         "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "0") == "1",
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        **blob_settings(env, instance_path),
     }
 
 

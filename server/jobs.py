@@ -46,11 +46,25 @@ def purge_login_attempts(app: Flask) -> int:
     return removed
 
 
+def collect_blobs(app: Flask):
+    """Delete attachment bytes no record points to any more, and abandoned uploads."""
+    from server.blobs.access import make_store
+    from server.blobs.retention import collect_blobs as collect
+
+    with app.app_context():
+        report = collect(make_store(app.config, db.engine), db.engine, now=utcnow())
+    log.info("blob retention: %s", report)
+    return report
+
+
 def build_scheduler(app: Flask, *, background: bool) -> BackgroundScheduler | BlockingScheduler:
-    """A scheduler with fieldsync's jobs: retention nightly, login attempts hourly."""
+    """A scheduler with fieldsync's jobs: retention (records, then blobs) nightly, login
+    attempts hourly."""
     scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone="UTC")
     scheduler.add_job(sync_retention, "cron", hour=3, minute=15, args=[app],
                       id="sync_retention", coalesce=True, max_instances=1)
+    scheduler.add_job(collect_blobs, "cron", hour=3, minute=45, args=[app],
+                      id="collect_blobs", coalesce=True, max_instances=1)
     scheduler.add_job(purge_login_attempts, "interval", hours=1, args=[app],
                       id="purge_login_attempts", coalesce=True, max_instances=1)
     return scheduler

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from contextlib import contextmanager
 
 import pytest
@@ -43,14 +45,17 @@ def database_url(tmp_path_factory):
 
 @contextmanager
 def app_on(database_url: str, **config):
-    """An app on the test database with TEST_CONFIG and `config`; emptied afterwards."""
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **config},
-                     env={})
+    """An app on the test database with TEST_CONFIG and `config`; emptied afterwards.
+    Its attachment bytes go to a folder of its own (not the instance folder), removed after."""
+    blobs = tempfile.mkdtemp(prefix="fieldsync-blobs-")
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url,
+                      "BLOB_DIR": blobs, **config}, env={})
     yield app
     with app.app_context():
         db.session.remove()
         truncate_all(db.engine, Base.metadata)
         db.engine.dispose()
+    shutil.rmtree(blobs, ignore_errors=True)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from bench.floor import Floor
 
 # In the order they run; the floor (scenario 5) is measured first, by the runner.
-MODULES = ("initial_sync", "bulk_push", "incremental_pull", "concurrent_devices")
+MODULES = ("initial_sync", "bulk_push", "incremental_pull", "concurrent_devices", "attachments")
 
 
 @dataclass

@@ -11,6 +11,7 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, request
 
+from server.api.attachments import attachment_links
 from server.api.sync import sync_engine
 from server.auth import current_principal, login_required
 from server.domain import REGISTRY
@@ -67,7 +68,8 @@ def list_records(entity: str):
         query = query.where(r.c.record_id > after)
     rows = db.session.execute(query).all()
     items = [{"entity": entity, "id": row.record_id, "version": row.version, "hlc": row.hlc,
-              "deleted": False, "data": json.loads(row.payload)} for row in rows]
+              "deleted": False, "data": json.loads(row.payload),
+              **attachment_links(entity, row.record_id)} for row in rows]
     return {"items": items, "next": rows[-1].record_id if len(rows) == limit else None}
 
 
@@ -81,7 +83,8 @@ def get_record(entity: str, record_id: str):
     if row is None:
         raise not_found(f"{entity} {record_id} does not exist")
     return {"entity": entity, "id": record_id, "version": row.version, "hlc": row.hlc,
-            "deleted": row.deleted, "data": json.loads(row.payload)}
+            "deleted": row.deleted, "data": json.loads(row.payload),
+            **attachment_links(entity, record_id)}
 
 
 @bp.get("/<entity>/<record_id>/history")

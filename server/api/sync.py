@@ -148,11 +148,13 @@ def pull():
 @bp.get("/entities")
 @login_required()
 def entities():
-    """The replicated entities, their fields, wire types, rules and conflict policies, and
-    the limits of requests and pages."""
+    """The replicated entities, their fields, wire types, rules and conflict policies, the
+    limits of requests and pages, and of attachment bytes."""
+    from server.blobs.limits import current_limits
     from server.domain.describe import describe_entities
 
     limits = {"max_request_bytes": current_app.config["MAX_CONTENT_LENGTH"],
               "max_push_mutations": MAX_PUSH_MUTATIONS, "max_pull_limit": MAX_PULL_LIMIT,
               "pull_page_bytes": sync_engine().page_bytes}
-    return {"protocol": PROTOCOL_VERSION, "entities": describe_entities(), "limits": limits}
+    return {"protocol": PROTOCOL_VERSION, "entities": describe_entities(), "limits": limits,
+            "attachments": current_limits().describe()}

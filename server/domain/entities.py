@@ -7,6 +7,7 @@ work at that account), `tech:<user id>` (a technician's own work and van), `cata
 
 from __future__ import annotations
 
+from server.blobs.limits import attachment_check
 from server.domain import rules
 from server.domain.codec import SchemaCodec
 from server.domain.policies import policy_for
@@ -119,7 +120,8 @@ SPECS = [
           authorize=rules.work_child(rules.TECHNICIAN_CHECKLIST_FIELDS)),
     _spec("attachment", Attachment, AttachmentSchema,
           Inherit("work_order_id", "work_order", OF_TECHNICIAN),
-          references={"work_order_id": "work_order"}, authorize=rules.work_child()),
+          references={"work_order_id": "work_order"}, authorize=rules.work_child(),
+          check=attachment_check),
 ]
 
 REGISTRY = Registry(SPECS)

@@ -1,6 +1,7 @@
 """The field data model: one set of tables for the whole product."""
 
 from server.models.base import SYNC_TABLES, Base, Money, Replicated, new_id
+from server.models.blobs import blob_chunk, blob_content, blob_upload
 from server.models.people import (
     OFFICE_ROLES,
     Device,
@@ -74,6 +75,9 @@ __all__ = [
     "VisitStatus",
     "WorkOrder",
     "WorkOrderStatus",
+    "blob_chunk",
+    "blob_content",
+    "blob_upload",
     "new_id",
     "user_territory",
 ]

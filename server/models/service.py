@@ -143,5 +143,6 @@ class Attachment(Replicated, Base):
     filename: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     content_type: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
-    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # Indexed: a blob is served to whoever sees a record pointing to it (server.blobs).
+    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -67,4 +67,5 @@ def test_retention_purges_old_tombstones_and_sends_stale_devices_to_reset(app, c
 
 def test_the_scheduler_carries_the_retention_and_login_purge_jobs(app):
     scheduler = build_scheduler(app, background=True)
-    assert {job.id for job in scheduler.get_jobs()} == {"sync_retention", "purge_login_attempts"}
+    assert {job.id for job in scheduler.get_jobs()} == {
+        "sync_retention", "collect_blobs", "purge_login_attempts"}
