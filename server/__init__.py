@@ -11,13 +11,14 @@ from server.config import finalize, settings_from_env
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
-               instance_path: str | None = None):
+               instance_path: str | None = None, secret_required: bool = True):
     """Build the application.
 
     Settings come from `env` (default: the process environment), then `config` overrides
     them (tests pass a dict). `instance_path` is where the SQLite file and the development
-    secret live (default: Flask's instance folder). Raises server.config.ConfigError on an
-    unsafe configuration.
+    secret live (default: Flask's instance folder). `secret_required=False` builds an app
+    that is only inspected, never served (read-only commands): it needs no SECRET_KEY.
+    Raises server.config.ConfigError on an unsafe configuration.
     """
     import os
 
@@ -26,7 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
                                               app.instance_path))
     if config:
         app.config.update(config)
-    finalize(app.config, app.instance_path)
+    finalize(app.config, app.instance_path, secret_required=secret_required)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     app.json.sort_keys = False
 

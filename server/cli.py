@@ -43,12 +43,31 @@ class ConfigProblem(NoAppException):
         click.ClickException.show(self, file)
 
 
+# Commands that only read (the app's routes, the schema's revisions, the jobs): they sign
+# nothing, so they run without a production SECRET_KEY.
+READ_ONLY_COMMANDS = frozenset({
+    ("routes",), ("jobs", "list"),
+    ("db", "current"), ("db", "heads"), ("db", "history"), ("db", "show"), ("db", "branches"),
+    ("db", "check"),
+})
+
+
 def load_app() -> Flask:
     """create_app() from the environment; a ConfigError becomes a one-line CLI error."""
     try:
-        return create_app()
+        return create_app(secret_required=_invoked_command() not in READ_ONLY_COMMANDS)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from exc
+
+
+def _invoked_command() -> tuple[str, ...]:
+    """The names of the command being run below `fieldsync`, e.g. ("db", "current")."""
+    names = []
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return tuple(reversed(names))
 
 
 class FieldsyncGroup(FlaskGroup):

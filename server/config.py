@@ -50,16 +50,22 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
     }
 
 
-def finalize(config: dict[str, Any], instance_path: str) -> None:
+def finalize(config: dict[str, Any], instance_path: str, *, secret_required: bool = True
+             ) -> None:
     """Check the merged configuration; fill a development secret if none was given.
 
-    Raises ConfigError in production mode when the secret is missing or the default.
+    Raises ConfigError in production mode when the secret is missing or the default, unless
+    `secret_required` is False: an app built only to be inspected (`fieldsync routes`) signs
+    nothing, so it gets a throw-away secret instead of refusing.
     """
     if config.get("TRUSTED_PROXIES", 0) < 0:
         raise ConfigError("TRUSTED_PROXIES must be 0 or more (the reverse proxies in front)")
     secret = config.get("SECRET_KEY")
+    if not secret_required and not _strong(secret):
+        config["SECRET_KEY"] = secrets.token_urlsafe(48)
+        return
     if config["ENV"] == "production":
-        if not secret or secret == DEFAULT_SECRET or len(secret) < 32:
+        if not _strong(secret):
             raise ConfigError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in "
                 "production (FIELDSYNC_ENV=production)"
@@ -67,6 +73,10 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         return
     if not secret:
         config["SECRET_KEY"] = _development_secret(Path(instance_path))
+
+
+def _strong(secret: str | None) -> bool:
+    return bool(secret) and secret != DEFAULT_SECRET and len(secret) >= 32
 
 
 def _development_secret(instance: Path) -> str:
