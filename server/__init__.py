@@ -98,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.api.sync import bp as sync_bp
     from server.auth.views import bp as auth_bp
     from server.errors import register_error_handlers
+    from server.health import bp as health_bp
 
     register_error_handlers(app)
     app.register_blueprint(api_bp)
@@ -106,3 +107,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(conflicts_bp)
+    app.register_blueprint(health_bp)

@@ -12,7 +12,7 @@ from werkzeug.routing import BuildError
 
 from tests.server.test_errors import assert_error
 
-PUBLIC_ENDPOINTS = {"api.health", "auth.login", "auth.refresh"}
+PUBLIC_ENDPOINTS = {"api.health", "health.live", "health.ready", "auth.login", "auth.refresh"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
