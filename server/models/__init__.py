@@ -1,6 +1,7 @@
 """The field data model: one set of tables for the whole product."""
 
 from server.models.base import SYNC_TABLES, Base, Money, Replicated, new_id
+from server.models.jobs import JobRun
 from server.models.people import (
     OFFICE_ROLES,
     Device,
@@ -51,6 +52,7 @@ __all__ = [
     "ChecklistItem",
     "Contact",
     "Device",
+    "JobRun",
     "LoginAttempt",
     "Money",
     "Order",
