@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
     app.json.sort_keys = False
 
     _init_extensions(app)
+    _init_observability(app)
     _register_blueprints(app)
     _trust_proxies(app)
     if app.config["ENV"] == "production":
@@ -70,6 +71,12 @@ def _trust_proxies(app: Flask) -> None:
     proxies = app.config.get("TRUSTED_PROXIES", 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+
+def _init_observability(app: Flask) -> None:
+    from server.logging_setup import init_request_logging
+
+    init_request_logging(app)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -47,6 +47,8 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
         "SYNC_COMPACT_AFTER_HOURS": _int(env, "SYNC_COMPACT_AFTER_HOURS", 24),
         "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "0") == "1",
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        "LOG_FORMAT": env.get("LOG_FORMAT") or None,  # finalize: by ENV
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }
 
 
@@ -60,6 +62,11 @@ def finalize(config: dict[str, Any], instance_path: str, *, secret_required: boo
     """
     if config.get("TRUSTED_PROXIES", 0) < 0:
         raise ConfigError("TRUSTED_PROXIES must be 0 or more (the reverse proxies in front)")
+    # Production logs go to a collector that parses JSON; a developer reads text.
+    config["LOG_FORMAT"] = config.get("LOG_FORMAT") or (
+        "json" if config["ENV"] == "production" else "text")
+    if config["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("LOG_FORMAT must be json or text")
     secret = config.get("SECRET_KEY")
     if not secret_required and not _strong(secret):
         config["SECRET_KEY"] = secrets.token_urlsafe(48)

@@ -314,6 +314,7 @@ def test_read_only_commands_run_without_a_production_secret(mode, tmp_path, monk
     if mode:
         monkeypatch.setenv("FIELDSYNC_ENV", mode)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'inspect.sqlite'}")
+    monkeypatch.setenv("LOG_FORMAT", "text")  # keep this process's logging as pytest set it
 
     routes = CliRunner().invoke(cli, ["routes"])
     writes = CliRunner().invoke(cli, ["db", "upgrade"])
