@@ -75,8 +75,10 @@ def _trust_proxies(app: Flask) -> None:
 
 def _init_observability(app: Flask) -> None:
     from server.logging_setup import init_request_logging
+    from server.metrics import init_metrics
 
     init_request_logging(app)
+    init_metrics(app)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -49,6 +49,7 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "LOG_FORMAT": env.get("LOG_FORMAT") or None,  # finalize: by ENV
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
     }
 
 

@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
 from server.extensions import db
+from server.metrics import count_job_run
 from server.models import JobRun
 from sync.database import write_transaction
 from sync.sqltypes import utcnow
@@ -132,6 +133,7 @@ def _run_and_record(app: Flask, spec: JobSpec, engine: sa.Engine, run_id: int) -
     with write_transaction(engine) as conn:
         conn.execute(_runs.update().where(_runs.c.id == run_id).values(
             finished_at=utcnow(), outcome=outcome, detail=detail and detail[:2000]))
+    count_job_run(spec.name, outcome)
     return outcome
 
 
