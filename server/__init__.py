@@ -108,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.auth.views import bp as auth_bp
     from server.errors import register_error_handlers
     from server.health import bp as health_bp
+    from server.openapi import bp as openapi_bp
 
     register_error_handlers(app)
     app.register_blueprint(api_bp)
@@ -117,3 +118,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(records_bp)
     app.register_blueprint(conflicts_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(openapi_bp)
