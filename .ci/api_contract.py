@@ -41,7 +41,7 @@ CHECKS = ("not_a_server_error,response_schema_conformance,status_code_conformanc
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--max-examples", type=int, default=30)
+    parser.add_argument("--max-examples", type=int, default=50)
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     with database(args.backend) as url:
@@ -142,7 +142,9 @@ def fuzz(base: str, max_examples: int, seed: int | None) -> int:
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
            "PYTHONPATH": os.pathsep.join([str(ROOT / ".ci"), os.environ.get("PYTHONPATH", "")]),
            "FUZZ_BASE_URL": base, "FUZZ_EMAIL": ADMIN_EMAIL, "FUZZ_PASSWORD": ADMIN_PASSWORD}
-    return subprocess.run(command, env=env, timeout=900).returncode
+    # schemathesis keeps a cache of what it found in its working directory: not in the clone.
+    with tempfile.TemporaryDirectory(prefix="fieldsync-schemathesis-") as scratch:
+        return subprocess.run(command, env=env, cwd=scratch, timeout=900).returncode
 
 
 if __name__ == "__main__":
