@@ -6,7 +6,7 @@ Builds a throw-away database (migrated, a small demo company, an admin), serves 
 gunicorn on a free loopback port, and runs schemathesis on /api/v1/openapi.json, signed in
 as the admin (.ci/schemathesis_hooks.py: the login is the auth flow, redone on a 401).
 Fails on any server error (5xx), any answer that breaks the document's schema, status code
-or content type.
+or content type; then checks that /metrics, in multiprocess mode, counted the run.
 Exits with schemathesis' status; always stops the server and drops the database.
 """
 
@@ -44,12 +44,14 @@ def main() -> int:
     parser.add_argument("--max-examples", type=int, default=50)
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
-    with database(args.backend) as url:
+    with database(args.backend) as url, tempfile.TemporaryDirectory() as metrics_dir:
         env = server_env(url)
         prepare(env)
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         with served(env) as base:
             sign_in(base)  # fail early, and clearly, if the admin cannot sign in
-            return fuzz(base, args.max_examples, args.seed)
+            status = fuzz(base, args.max_examples, args.seed)
+            return status or check_metrics(base)
 
 
 @contextlib.contextmanager
@@ -145,6 +147,17 @@ def fuzz(base: str, max_examples: int, seed: int | None) -> int:
     # schemathesis keeps a cache of what it found in its working directory: not in the clone.
     with tempfile.TemporaryDirectory(prefix="fieldsync-schemathesis-") as scratch:
         return subprocess.run(command, env=env, cwd=scratch, timeout=900).returncode
+
+
+def check_metrics(base: str) -> int:
+    """Both gunicorn workers served the fuzzer: their summed counters must show it."""
+    answer = httpx.get(f"{base}/metrics", timeout=30)
+    served_requests = sum(
+        float(line.rsplit(" ", 1)[1]) for line in answer.text.splitlines()
+        if line.startswith("fieldsync_requests_total{"))
+    print(f"/metrics under gunicorn (multiprocess): {answer.status_code}, "
+          f"{served_requests:.0f} requests counted")
+    return 0 if answer.status_code == 200 and served_requests > 0 else 1
 
 
 if __name__ == "__main__":
