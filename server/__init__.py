@@ -11,13 +11,14 @@ from server.config import finalize, settings_from_env
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
-               instance_path: str | None = None):
+               instance_path: str | None = None, secret_required: bool = True):
     """Build the application.
 
     Settings come from `env` (default: the process environment), then `config` overrides
     them (tests pass a dict). `instance_path` is where the SQLite file and the development
-    secret live (default: Flask's instance folder). Raises server.config.ConfigError on an
-    unsafe configuration.
+    secret live (default: Flask's instance folder). `secret_required=False` builds an app
+    that is only inspected, never served (read-only commands): it needs no SECRET_KEY.
+    Raises server.config.ConfigError on an unsafe configuration.
     """
     import os
 
@@ -26,11 +27,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
                                               app.instance_path))
     if config:
         app.config.update(config)
-    finalize(app.config, app.instance_path)
+    finalize(app.config, app.instance_path, secret_required=secret_required)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     app.json.sort_keys = False
 
     _init_extensions(app)
+    _init_observability(app)
     _register_blueprints(app)
     _trust_proxies(app)
     if app.config["ENV"] == "production":
@@ -71,6 +73,14 @@ def _trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
+def _init_observability(app: Flask) -> None:
+    from server.logging_setup import init_request_logging
+    from server.metrics import init_metrics
+
+    init_request_logging(app)
+    init_metrics(app)
+
+
 def _init_extensions(app: Flask) -> None:
     from pathlib import Path
 
@@ -98,6 +108,8 @@ def _register_blueprints(app: Flask) -> None:
     from server.api.sync import bp as sync_bp
     from server.auth.views import bp as auth_bp
     from server.errors import register_error_handlers
+    from server.health import bp as health_bp
+    from server.openapi import bp as openapi_bp
 
     register_error_handlers(app)
     app.register_blueprint(api_bp)
@@ -107,3 +119,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(records_bp)
     app.register_blueprint(conflicts_bp)
     app.register_blueprint(attachments_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(openapi_bp)

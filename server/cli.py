@@ -5,7 +5,8 @@
     fieldsync create-user ...     add a user (password prompted, or read from stdin)
     fieldsync seed-demo           fill an empty database with a demo company
     fieldsync serve               the development server (production: gunicorn)
-    fieldsync scheduler           the scheduled jobs, in one process beside gunicorn
+    fieldsync scheduler           the scheduled jobs (any number: each job runs once)
+    fieldsync jobs list|run NAME  the jobs, their last runs; run one now
     fieldsync demo                upgrade + seed-demo if empty + serve: the quick start
 """
 
@@ -27,8 +28,9 @@ from server import create_app
 from server.config import ConfigError
 from server.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, generate_demo, seed_demo
 from server.extensions import db
-from server.jobs import build_scheduler
+from server.jobs import JOBS, build_scheduler, job_named
 from server.models import Role, Territory, User
+from server.scheduling import BUSY, SUCCEEDED, last_runs, run_job
 from server.services.users import UserError, create_user
 from sync.database import write_transaction
 from sync.errors import MutationRejected, SyncError
@@ -47,12 +49,31 @@ class ConfigProblem(NoAppException):
         click.ClickException.show(self, file)
 
 
+# Commands that only read (the app's routes, the schema's revisions, the jobs): they sign
+# nothing, so they run without a production SECRET_KEY.
+READ_ONLY_COMMANDS = frozenset({
+    ("routes",), ("jobs", "list"),
+    ("db", "current"), ("db", "heads"), ("db", "history"), ("db", "show"), ("db", "branches"),
+    ("db", "check"),
+})
+
+
 def load_app() -> Flask:
     """create_app() from the environment; a ConfigError becomes a one-line CLI error."""
     try:
-        return create_app()
+        return create_app(secret_required=_invoked_command() not in READ_ONLY_COMMANDS)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from exc
+
+
+def _invoked_command() -> tuple[str, ...]:
+    """The names of the command being run below `fieldsync`, e.g. ("db", "current")."""
+    names = []
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return tuple(reversed(names))
 
 
 class FieldsyncGroup(FlaskGroup):
@@ -257,7 +278,8 @@ def _serve(app: Flask, host: str, port: int) -> None:
 def scheduler_command():
     """Run the scheduled jobs (change-log retention, login-attempt purge) until stopped.
 
-    Run exactly one scheduler next to the gunicorn workers, which do not run jobs.
+    Run one per host or several for redundancy: each job runs once per period whichever
+    scheduler gets to it first (a database lock, and a record of each run).
     """
     scheduler = build_scheduler(current_app._get_current_object(), background=False)
     click.echo("fieldsync scheduler: " + ", ".join(job.id for job in scheduler.get_jobs()))
@@ -283,3 +305,34 @@ def demo_command(host, port, seed, accounts):
         else:
             click.echo("The database already has users: not seeding the demo again.")
     _serve(app, host, port)
+
+
+@cli.group("jobs")
+def jobs_group():
+    """The scheduled jobs: list them with their last runs, or run one now."""
+
+
+@jobs_group.command("list")
+def jobs_list_command():
+    """List the jobs, their schedules and their last recorded runs."""
+    try:
+        runs = last_runs(db.engine)
+    except sa.exc.SQLAlchemyError:
+        runs = {}  # no schema yet, or an old one: the schedules still answer the question
+    for spec in JOBS:
+        run = runs.get(spec.name)
+        last = (f"last run {run.started_at:%Y-%m-%d %H:%M:%S} UTC on {run.host}: {run.outcome}"
+                if run else "never run")
+        click.echo(f"{spec.name:<22} {spec.schedule}; {last}")
+
+
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice([spec.name for spec in JOBS]))
+def jobs_run_command(name):
+    """Run the job NAME now (waits for nobody: refuses if it is running elsewhere)."""
+    outcome = run_job(current_app._get_current_object(), job_named(name), scheduled=False)
+    if outcome == BUSY:
+        raise click.ClickException(f"{name} is running in another scheduler; try later")
+    if outcome != SUCCEEDED:
+        raise click.ClickException(f"{name} failed; the error is in the log and in job_run")
+    click.echo(f"{name}: {outcome}")

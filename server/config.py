@@ -50,19 +50,33 @@ def settings_from_env(env: Mapping[str, str], instance_path: str) -> dict[str, A
         "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "0") == "1",
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         **blob_settings(env, instance_path),
+        "LOG_FORMAT": env.get("LOG_FORMAT") or None,  # finalize: by ENV
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
     }
 
 
-def finalize(config: dict[str, Any], instance_path: str) -> None:
+def finalize(config: dict[str, Any], instance_path: str, *, secret_required: bool = True
+             ) -> None:
     """Check the merged configuration; fill a development secret if none was given.
 
-    Raises ConfigError in production mode when the secret is missing or the default.
+    Raises ConfigError in production mode when the secret is missing or the default, unless
+    `secret_required` is False: an app built only to be inspected (`fieldsync routes`) signs
+    nothing, so it gets a throw-away secret instead of refusing.
     """
     if config.get("TRUSTED_PROXIES", 0) < 0:
         raise ConfigError("TRUSTED_PROXIES must be 0 or more (the reverse proxies in front)")
+    # Production logs go to a collector that parses JSON; a developer reads text.
+    config["LOG_FORMAT"] = config.get("LOG_FORMAT") or (
+        "json" if config["ENV"] == "production" else "text")
+    if config["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("LOG_FORMAT must be json or text")
     secret = config.get("SECRET_KEY")
+    if not secret_required and not _strong(secret):
+        config["SECRET_KEY"] = secrets.token_urlsafe(48)
+        return
     if config["ENV"] == "production":
-        if not secret or secret == DEFAULT_SECRET or len(secret) < 32:
+        if not _strong(secret):
             raise ConfigError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in "
                 "production (FIELDSYNC_ENV=production)"
@@ -70,6 +84,10 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         return
     if not secret:
         config["SECRET_KEY"] = _development_secret(Path(instance_path))
+
+
+def _strong(secret: str | None) -> bool:
+    return bool(secret) and secret != DEFAULT_SECRET and len(secret) >= 32
 
 
 def _development_secret(instance: Path) -> str:

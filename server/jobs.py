@@ -1,7 +1,8 @@
 """Scheduled jobs: each opens an app context and calls a pure function.
 
-Run them in one process (`fieldsync scheduler`), not in every gunicorn worker; the
-development server runs them in a background thread when SCHEDULER_ENABLED=1.
+Any number of schedulers may run them (`fieldsync scheduler` on several hosts, gunicorn
+workers with SCHEDULER_ENABLED=1): server.scheduling runs each once per period.
+`fieldsync jobs run NAME` runs one by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask import Flask
 
 from server.extensions import db
 from server.models import SYNC_TABLES
+from server.scheduling import JobSpec, schedule_jobs
 from sync.database import write_transaction
 from sync.retention import RetentionReport, run_retention
 from sync.sqltypes import utcnow
@@ -37,6 +39,7 @@ def sync_retention(app: Flask) -> RetentionReport:
 
 
 def purge_login_attempts(app: Flask) -> int:
+    """Delete login attempts older than twice the rate limiter's window."""
     from server.auth.ratelimit import purge_login_attempts as purge
 
     with app.app_context():
@@ -57,14 +60,26 @@ def collect_blobs(app: Flask):
     return report
 
 
-def build_scheduler(app: Flask, *, background: bool) -> BackgroundScheduler | BlockingScheduler:
-    """A scheduler with fieldsync's jobs: retention (records, then blobs) nightly, login
-    attempts hourly."""
+JOBS = (
+    JobSpec("sync_retention", sync_retention, period=timedelta(days=1),
+            offset=timedelta(hours=3, minutes=15)),
+    JobSpec("collect_blobs", collect_blobs, period=timedelta(days=1),
+            offset=timedelta(hours=3, minutes=45)),
+    JobSpec("purge_login_attempts", purge_login_attempts, period=timedelta(hours=1),
+            offset=timedelta(minutes=5)),
+)
+
+
+def job_named(name: str) -> JobSpec:
+    """The job called `name`; raises KeyError for an unknown name."""
+    return {spec.name: spec for spec in JOBS}[name]
+
+
+def build_scheduler(app: Flask, *, background: bool, jobs: tuple[JobSpec, ...] = JOBS
+                    ) -> BackgroundScheduler | BlockingScheduler:
+    """A scheduler with fieldsync's jobs (retention nightly at 03:15 UTC, attachment bytes
+    at 03:45, login attempts hourly at :05), each run once per period however many
+    schedulers run."""
     scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone="UTC")
-    scheduler.add_job(sync_retention, "cron", hour=3, minute=15, args=[app],
-                      id="sync_retention", coalesce=True, max_instances=1)
-    scheduler.add_job(collect_blobs, "cron", hour=3, minute=45, args=[app],
-                      id="collect_blobs", coalesce=True, max_instances=1)
-    scheduler.add_job(purge_login_attempts, "interval", hours=1, args=[app],
-                      id="purge_login_attempts", coalesce=True, max_instances=1)
+    schedule_jobs(scheduler, app, jobs)
     return scheduler

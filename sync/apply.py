@@ -32,7 +32,8 @@ class Postpone(Exception):
     """The mutation needs a record that a later mutation of the same batch creates."""
 
 
-def reject(code: str, message: str, **fields: Any) -> MutationRejected:
+def reject(code: str, message: str, /, **fields: Any) -> MutationRejected:
+    # Positional-only: the offending fields may well be called "code" or "message".
     return MutationRejected(code, message, fields={k: v for k, v in fields.items()})
 
 

@@ -18,6 +18,7 @@ from server.compiled_schema import CompiledSchema
 from server.errors import ApiError
 from server.extensions import db
 from server.http import json_body
+from server.metrics import count_pulled, count_push
 from sync.database import read_transaction, retrying
 from sync.protocol import (
     DEFAULT_PULL_LIMIT,
@@ -125,6 +126,7 @@ def push():
     principal = current_principal()
     results = retrying(db.engine, lambda conn: sync_engine().push_json(
         conn, principal.actor(principal.device_id), mutations))
+    count_push(mutations, results)
     # Each result is JSON already (as stored in its receipt): splice, do not re-encode.
     text = f'{{"protocol":{PROTOCOL_VERSION},"results":[{",".join(results)}]}}'
     return Response(text, mimetype="application/json")
@@ -138,6 +140,7 @@ def pull():
     principal = current_principal()
     with read_transaction(db.engine) as conn:
         page = sync_engine().pull(conn, principal.keys, body["cursor"], body["limit"])
+    count_pulled(len(page.changes))
     # The changes are JSON already: splice them in rather than parse and re-serialise.
     head = json.dumps({"protocol": PROTOCOL_VERSION, "cursor": page.cursor,
                        "more": page.more, "phase": page.phase, "progress": page.progress})

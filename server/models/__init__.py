@@ -2,6 +2,7 @@
 
 from server.models.base import SYNC_TABLES, Base, Money, Replicated, new_id
 from server.models.blobs import blob_chunk, blob_content, blob_upload
+from server.models.jobs import JobRun
 from server.models.people import (
     OFFICE_ROLES,
     Device,
@@ -52,6 +53,7 @@ __all__ = [
     "ChecklistItem",
     "Contact",
     "Device",
+    "JobRun",
     "LoginAttempt",
     "Money",
     "Order",

@@ -12,7 +12,8 @@ from werkzeug.routing import BuildError
 
 from tests.server.test_errors import assert_error
 
-PUBLIC_ENDPOINTS = {"api.health", "auth.login", "auth.refresh"}
+PUBLIC_ENDPOINTS = {"api.health", "health.live", "health.ready", "auth.login", "auth.refresh",
+                    "openapi.spec", "openapi.docs"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

@@ -332,3 +332,29 @@ def test_create_territory_refuses_a_taken_code(app, runner):
     with app.app_context():
         names = db.session.scalars(sa.select(Territory.name).where(Territory.code == "CHI"))
         assert list(names) == ["Chicago"]
+
+
+@pytest.mark.parametrize("mode", ["production", None])
+def test_read_only_commands_run_without_a_production_secret(mode, tmp_path, monkeypatch):
+    for name in ("FIELDSYNC_ENV", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    if mode:
+        monkeypatch.setenv("FIELDSYNC_ENV", mode)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'inspect.sqlite'}")
+    monkeypatch.setenv("LOG_FORMAT", "text")  # keep this process's logging as pytest set it
+
+    routes = CliRunner().invoke(cli, ["routes"])
+    writes = CliRunner().invoke(cli, ["db", "upgrade"])
+
+    assert routes.exit_code == 0, routes.output
+    assert "/api/v1/sync/push" in routes.output
+    assert_refused(writes, "SECRET_KEY must be set")
+
+
+def test_an_inspected_app_gets_a_throw_away_secret_not_the_development_one(tmp_path):
+    app = create_app(env={"FIELDSYNC_ENV": "production"}, instance_path=str(tmp_path),
+                     secret_required=False)
+
+    assert len(app.config["SECRET_KEY"]) >= 32
+    assert not (tmp_path / "dev-secret-key").exists()
+    dispose(app)
