@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from server.config import finalize, settings_from_env
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
@@ -21,6 +20,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
     Raises server.config.ConfigError on an unsafe configuration.
     """
     import os
+
+    # Imported here, not at the top: the field SDK imports the domain's declarations
+    # (server.domain.vocabulary, workflows, policies, bounds) without a web framework.
+    from flask import Flask
+
+    from server.config import finalize, settings_from_env
 
     app = Flask(__name__, instance_relative_config=False, instance_path=instance_path)
     app.config.from_mapping(settings_from_env(os.environ if env is None else env,

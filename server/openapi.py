@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, current_app
 from markupsafe import escape
 
 from server.api.admin import DeviceQuerySchema, UserCreateSchema, UserPatchSchema
-from server.api.conflicts import OverrideSchema
+from server.api.conflicts import ConflictArgs, OverrideSchema, RejectionArgs
 from server.api.sync import PullSchema, PushSchema
 from server.auth.schemas import LoginSchema, MeSchema, RefreshSchema, SessionSchema
 from server.domain import REGISTRY
@@ -54,20 +54,28 @@ ERROR_CODES = {
           "invalid_cursor"),
     401: ("unauthorized", "invalid_token", "token_expired", "device_revoked", "user_disabled",
           "invalid_credentials", "invalid_refresh_token", "refresh_token_expired",
-          "refresh_token_reused"),
+          "refresh_token_reused", "session_revoked"),
     403: ("forbidden", "out_of_scope", "device_revoked"),
-    404: ("not_found", "unknown_entity"),
+    404: ("not_found", "unknown_entity", "content_not_uploaded", "no_thumbnail"),
     409: ("already_exists", "invalid_base_version", "integrity_error", "conflict_not_open",
-          "email_taken", "conflict"),
+          "email_taken", "conflict", "device_name_taken", "transition_not_allowed",
+          "record_locked", "upload_offset_mismatch", "upload_in_progress"),
     410: ("reset_required", "gone"),
-    413: ("payload_too_large",),
+    413: ("payload_too_large", "attachment_too_large"),
     415: ("unsupported_media_type",),
+    416: ("range_not_satisfiable",),
     422: ("validation_failed", "missing_reference", "reference_deleted", "unmergeable",
-          "invalid_user", "invalid_role", "weak_password", "unknown_territory"),
+          "invalid_user", "invalid_role", "weak_password", "unknown_territory",
+          "password_too_short", "password_too_long", "password_too_common",
+          "password_contains_email", "no_content_hash", "checksum_mismatch",
+          "upload_exceeds_length", "content_hash_mismatch"),
     429: ("rate_limited",),
     500: ("internal_error",),
+    503: ("server_busy",),
 }
-ERROR_NOTES = {429: " (wait for Retry-After)", 500: " (retry with backoff)"}
+ERROR_NOTES = {429: " (wait for Retry-After)", 500: " (retry with backoff)",
+               503: " (retry after Retry-After)"}
+BUSY = 503  # a write that kept meeting concurrent writers (docs/protocol.md §6.5)
 BODY_ERRORS = (400, 413, 415, 422)
 OBJECT = {"type": "object", "additionalProperties": True}
 
@@ -131,18 +139,17 @@ OPERATIONS: dict[str, Operation] = {
                                    errors=(*BODY_ERRORS, 403, 404, 409), body=UserPatchSchema,
                                    tag="admin"),
     "conflicts.list_conflicts": Operation(
-        "Kept conflicts, newest first (field roles: their own)", {200: ConflictListSchema},
-        query=[_query("status", {"type": "string"}, "open, resolved or overridden"),
-               _query("entity", {"type": "string"}), _query("record_id", {"type": "string"}),
-               LIMIT], tag="conflicts"),
+        "Kept conflicts, newest first (field roles: their own; protocol.md §10.3)",
+        {200: ConflictListSchema}, errors=(400, 422),
+        query=[{"in": "query", "schema": ConflictArgs}], tag="conflicts"),
     "conflicts.get_conflict": Operation("One conflict", {200: ConflictSchema}, errors=(404,),
                                         tag="conflicts"),
     "conflicts.override_conflict": Operation(
         "Override a conflict's outcome (office roles)", {200: ConflictSchema},
-        errors=(*BODY_ERRORS, 403, 404, 409), body=OverrideSchema, tag="conflicts"),
+        errors=(*BODY_ERRORS, 403, 404, 409, BUSY), body=OverrideSchema, tag="conflicts"),
     "conflicts.list_rejections": Operation(
         "Rejected mutations with their payload, newest first", {200: RejectionListSchema},
-        query=[_query("device_id", {"type": "string"}), LIMIT], tag="conflicts"),
+        errors=(400, 422), query=[{"in": "query", "schema": RejectionArgs}], tag="conflicts"),
     "records.list_records": Operation(
         "Live records of an entity, by id (office roles)", {200: RecordPageSchema},
         errors=(403, 404), query=[_query("after", {"type": "string"}, "the previous page's "
@@ -151,14 +158,31 @@ OPERATIONS: dict[str, Operation] = {
                                     {200: RecordSchema}, errors=(403, 404), tag="records"),
     "records.create_record": Operation(
         "Create a record; `id` optional (office roles)", {201: RecordSchema},
-        errors=(*BODY_ERRORS, 403, 404, 409), body=OBJECT, tag="records"),
+        errors=(*BODY_ERRORS, 403, 404, 409, BUSY), body=OBJECT, tag="records"),
     "records.update_record": Operation(
         "Change some fields of a record (office roles)", {200: RecordSchema},
-        errors=(*BODY_ERRORS, 403, 404, 409), body=OBJECT, tag="records"),
+        errors=(*BODY_ERRORS, 403, 404, 409, BUSY), body=OBJECT, tag="records"),
     "records.delete_record": Operation("Delete a record (office roles)", {200: RecordSchema},
-                                       errors=(403, 404, 409, 422), tag="records"),
+                                       errors=(403, 404, 409, 422, BUSY), tag="records"),
+    "records.record_history": Operation(
+        "A record's audit trail by version (office roles; protocol.md §13.2)", {200: OBJECT},
+        errors=(403, 404), query=[_query("after", {"type": "integer"}, "the previous page's "
+                                         "`next`"), LIMIT], tag="records"),
+    "attachments.upload_offset": Operation(
+        "How much of an attachment's bytes the server holds (HEAD; protocol.md §14.2)",
+        {200: None}, errors=(404, 422), tag="attachments"),
+    "attachments.upload_chunk": Operation(
+        "Append a chunk at Upload-Offset, checked against Upload-Checksum (§14.2)",
+        {204: None}, errors=(400, 404, 409, 413, 415, 422), tag="attachments"),
+    "attachments.content": Operation(
+        "An attachment's bytes; Range and If-None-Match (§14.3)",
+        {200: "bytes", 206: "bytes", 304: None}, errors=(404, 416, 422), tag="attachments"),
+    "attachments.thumbnail": Operation(
+        "A thumbnail of an image attachment (§14.3)", {200: "bytes", 304: None},
+        errors=(404, 422), tag="attachments"),
     "sync.push": Operation("Push a batch of mutations (protocol.md §6)",
-                           {200: PushAnswerSchema}, errors=BODY_ERRORS, body=PushSchema),
+                           {200: PushAnswerSchema}, errors=(*BODY_ERRORS, BUSY),
+                           body=PushSchema),
     "sync.pull": Operation(f"Pull changes after a cursor, up to {MAX_PULL_LIMIT} (§7)",
                            {200: PullAnswerSchema}, errors=(*BODY_ERRORS, 410),
                            body=PullSchema),
@@ -252,6 +276,9 @@ def _answer(status: int, schema: Any) -> dict:
     if schema == "text":
         return {"description": "Prometheus text format",
                 "content": {"text/plain": {"schema": {"type": "string"}}}}
+    if schema == "bytes":
+        return {"description": "the bytes, in the attachment's content type",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
     if schema == "html":
         return {"description": "an HTML page",
                 "content": {"text/html": {"schema": {"type": "string"}}}}

@@ -104,9 +104,21 @@ class PullAnswerSchema(Schema):
     changes = fields.List(fields.Nested(ChangeSchema), required=True)
 
 
+class LimitsSchema(Schema):
+    """The limits of requests and pages (protocol.md §6.3, §7)."""
+
+    max_request_bytes = fields.Integer(required=True)
+    max_push_mutations = fields.Integer(required=True)
+    max_pull_limit = fields.Integer(required=True)
+    pull_page_bytes = fields.Integer(required=True)
+
+
 class EntitiesAnswerSchema(Schema):
     protocol = fields.Integer(required=True)
     entities = fields.List(fields.Dict(keys=fields.String()), required=True)
+    limits = fields.Nested(LimitsSchema, required=True)
+    attachments = fields.Dict(keys=fields.String(), required=True,
+                              metadata={"description": "limits of attachment bytes (§14.5)"})
 
 
 class RecordPageSchema(Schema):
@@ -132,6 +144,8 @@ class ConflictSchema(Schema):
 
 class ConflictListSchema(Schema):
     items = fields.List(fields.Nested(ConflictSchema), required=True)
+    next = fields.String(required=True, **Nullable,
+                         metadata={"description": "pass as ?after= for the next page"})
 
 
 class RejectionSchema(Schema):
@@ -155,6 +169,8 @@ class RejectionSchema(Schema):
 
 class RejectionListSchema(Schema):
     items = fields.List(fields.Nested(RejectionSchema), required=True)
+    next = fields.String(required=True, **Nullable,
+                         metadata={"description": "pass as ?after= for the next page"})
 
 
 class UserAnswerSchema(AdminUserSchema):
@@ -174,6 +190,8 @@ class DeviceAnswerSchema(AdminDeviceSchema):
     last_seen_at = fields.DateTime(**Nullable)
     last_seen_ip = fields.String(**Nullable)
     revoked_at = fields.DateTime(**Nullable)
+    installation_id = fields.String(**Nullable, metadata={
+        "description": "null for a device of a client that sends no installation id"})
 
 
 class DeviceListSchema(Schema):
