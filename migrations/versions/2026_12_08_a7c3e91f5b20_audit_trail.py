@@ -5,6 +5,10 @@ override) and each changed field's value before and after. Append-only; no reten
 deletes from it. Keyed by (entity, record_id, version): a record's versions are written
 once. Self-contained: it only adds a table.
 
+Its cost, counted on SQLite (bench.push_cpu under callgrind, 6 x 500 pushed accounts):
+552,200 -> 599,100 instructions per pushed create (+8.5%), nearly all of it the row itself
+(a create's row holds the whole record). A WITHOUT ROWID table counted no better (601,900).
+
 Revision ID: a7c3e91f5b20
 Revises: a7c3e91f4b20
 Create Date: 2026-12-08 04:10:00
