@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from server.config import finalize, settings_from_env
+
+if TYPE_CHECKING:  # Flask is imported when an app is built: the client SDK reads the field
+    from flask import Flask  # domain's words (server.domain.vocabulary) without it
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
@@ -20,6 +21,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str
     unsafe configuration.
     """
     import os
+
+    from flask import Flask
 
     app = Flask(__name__, instance_relative_config=False, instance_path=instance_path)
     app.config.from_mapping(settings_from_env(os.environ if env is None else env,
