@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from flask import Flask
+if TYPE_CHECKING:  # Flask is imported when an app is built: the client SDK reads the field
+    from flask import Flask  # domain's words (server.domain.vocabulary) without it
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,

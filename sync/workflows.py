@@ -20,7 +20,7 @@ class Workflow:
     each role may create a record in, the roles that may make each move, and the states in
     which each role may delete a record (None: wherever it may write the record at all).
 
-    Raises ValueError when a move or an initial state names a state not in `states`.
+    Raises ValueError when a move, an initial or a deletable state is not in `states`.
     """
 
     field: str
@@ -31,7 +31,8 @@ class Workflow:
 
     def __post_init__(self):
         named = {s for pair in self.moves for s in pair}
-        named.update(s for states in self.initial.values() for s in states)
+        for table in (self.initial, self.deletable or {}):
+            named.update(s for states in table.values() for s in states)
         unknown = named - set(self.states)
         if unknown:
             raise ValueError(f"{self.field}: unknown states {sorted(unknown)}")
@@ -56,9 +57,6 @@ class Workflow:
         if self.deletable is None or state in self.deletable.get(role, ()):
             return None
         return f"a {role} may not delete a record that is {state}"
-
-    def roles_for(self, old: str, new: str) -> frozenset[str]:
-        return self.moves.get((old, new), frozenset())
 
     def terminal(self) -> frozenset[str]:
         """States no move leaves."""
