@@ -24,6 +24,7 @@ def test_a_technician_attaches_a_photo_and_signs_off_and_the_office_downloads_bo
     attached = ok(run("workorder", "attach", wo, str(photo), "--json", **tech))
     photo_id = json.loads(attached.stdout)["id"]
     assert "Uploads:          1 file(s), 0.0 of 0.3 MB sent" in ok(run("status", **tech)).stdout
+    ok(run("workorder", "start", wo, **tech))  # the workflow: dispatched, in progress, done
     done = ok(run("workorder", "complete", wo, "--resolution", "Descaled", "--signed-by",
                   "Ana Nord", "--signature", str(signature), "--json", **tech))
     signature_id = json.loads(done.stdout)["signature_id"]
