@@ -3,6 +3,7 @@
 from client_sdk.client import SyncClient, SyncStatus
 from client_sdk.errors import (
     AuthError,
+    ErrorCode,
     FieldsyncError,
     LocalValidationError,
     NotLoggedIn,
@@ -15,6 +16,7 @@ from client_sdk.syncer import RetryPolicy, SyncReport
 
 __all__ = [
     "AuthError",
+    "ErrorCode",
     "FieldsyncError",
     "LocalValidationError",
     "NotLoggedIn",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from client_sdk.api import Api
 from client_sdk.downloads import PageDownloads
-from client_sdk.errors import FieldsyncError, OfflineError, ServerError
+from client_sdk.errors import ErrorCode, FieldsyncError, OfflineError, ServerError
 from client_sdk.session import Session
 from client_sdk.store import LocalStore
 from sync.hlc import Clock
@@ -188,7 +188,7 @@ class Syncer:
         try:
             return fetch()
         except ServerError as exc:
-            if exc.code != "reset_required" or report.reset:
+            if exc.code != ErrorCode.RESET_REQUIRED or report.reset:
                 raise
         self._reset(report)
         return self._fetch(None)
@@ -239,6 +239,7 @@ class Syncer:
         try:
             return first() if first else request(token or self.session.token())
         except ServerError as exc:
-            if exc.status != 401 or exc.code not in ("token_expired", "invalid_token"):
+            if exc.status != 401 or exc.code not in (ErrorCode.TOKEN_EXPIRED,
+                                                     ErrorCode.INVALID_TOKEN):
                 raise
         return request(self.session.refresh())

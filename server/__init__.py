@@ -97,8 +97,10 @@ def _register_blueprints(app: Flask) -> None:
     from server.api.sync import bp as sync_bp
     from server.auth.views import bp as auth_bp
     from server.errors import register_error_handlers
+    from server.http import register_input_guards
 
     register_error_handlers(app)
+    register_input_guards(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)

@@ -10,16 +10,14 @@ import sqlalchemy as sa
 from flask import Blueprint, request
 from marshmallow import Schema, fields, validate
 
-from server.api.records import REJECTION_STATUS
 from server.api.sync import sync_engine
 from server.auth import current_principal, login_required
-from server.errors import ApiError
+from server.errors import not_found
 from server.extensions import db
-from server.http import json_body
+from server.http import json_body, uuid_arg
 from server.models import OFFICE_ROLES, SYNC_TABLES
 from sync import conflicts
 from sync.database import write_transaction
-from sync.errors import MutationRejected
 
 bp = Blueprint("conflicts", __name__, url_prefix="/api/v1")
 
@@ -46,36 +44,34 @@ def list_conflicts():
     with db.engine.connect() as conn:
         items = conflicts.list_conflicts(
             conn, SYNC_TABLES, status=args.get("status"), entity=args.get("entity"),
-            record_id=args.get("record_id"), user_id=_own_user_filter(), limit=_limit())
+            record_id=uuid_arg("record_id"), user_id=_own_user_filter(), limit=_limit())
     return {"items": items}
 
 
-@bp.get("/conflicts/<conflict_id>")
+@bp.get("/conflicts/<uuid:conflict_id>")
 @login_required()
-def get_conflict(conflict_id: str):
+def get_conflict(conflict_id):
+    conflict_id = str(conflict_id)
     with db.engine.connect() as conn:
         conflict = conflicts.get_conflict(conn, SYNC_TABLES, conflict_id)
     owner = _own_user_filter()
     if owner is not None and conflict["user_id"] != owner:
-        raise ApiError(404, "not_found", f"no conflict {conflict_id}")
+        raise not_found(f"no conflict {conflict_id}")
     return conflict
 
 
-@bp.post("/conflicts/<conflict_id>/override")
+@bp.post("/conflicts/<uuid:conflict_id>/override")
 @login_required(*OFFICE_ROLES)
-def override_conflict(conflict_id: str):
+def override_conflict(conflict_id):
     """Body: {"choose": "server"|"client"|"value", "value": ...}."""
+    conflict_id = str(conflict_id)
     body = json_body(OverrideSchema())
     principal = current_principal()
     db.session.rollback()
-    try:
-        with write_transaction(db.engine) as conn:
-            actor = principal.actor(None)
-            return conflicts.override(conn, sync_engine(), conflict_id, choose=body["choose"],
-                                      value=body["value"], actor=actor)
-    except MutationRejected as exc:
-        raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
-                       exc.fields) from exc
+    with write_transaction(db.engine) as conn:
+        actor = principal.actor(None)
+        return conflicts.override(conn, sync_engine(), conflict_id, choose=body["choose"],
+                                  value=body["value"], actor=actor)
 
 
 @bp.get("/rejections")
@@ -86,7 +82,7 @@ def list_rejections():
     query = sa.select(r).order_by(r.c.created_at.desc(), r.c.id).limit(_limit())
     if owner := _own_user_filter():
         query = query.where(r.c.user_id == owner)
-    if device_id := request.args.get("device_id"):
+    if device_id := uuid_arg("device_id"):
         query = query.where(r.c.device_id == device_id)
     rows = db.session.execute(query)
     items = []

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 from server.compiled_schema import CompiledSchema
 from server.models import Money
 from sync.entities import FieldErrors
+from sync.protocol import NUL, NUL_MESSAGE
 from sync.sqltypes import UTCDateTime
 
 
@@ -43,6 +44,9 @@ class SchemaCodec:
     def load(self, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         if not isinstance(values, Mapping):
             raise FieldErrors({"fields": ["must be an object"]})
+        # PostgreSQL cannot store a NUL in text; SQLite could, but both must answer alike
+        if nul := [k for k, v in values.items() if type(v) is str and NUL in v]:
+            raise FieldErrors({k: [NUL_MESSAGE] for k in nul})
         try:
             dumped = self._compiled.canonical(values, partial=partial)
         except ValidationError as exc:

@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.auth.refresh import revoke_refresh_tokens
 from server.models import Role, Territory, User
+from sync.errors import ErrorCode
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -27,9 +28,12 @@ MAX_NAME_LENGTH = 120
 
 
 class UserError(ValueError):
-    """A user change was refused; `fields` maps each offending input to its messages."""
+    """A user change was refused; `fields` maps each offending input to its messages.
 
-    code = "invalid_user"
+    The API answers `code` (server.errors): validation_failed, unless a subclass says
+    otherwise; the subclasses let the CLI and callers tell the refusals apart."""
+
+    code = ErrorCode.VALIDATION_FAILED
 
     def __init__(self, message: str, fields: dict[str, list[str]]):
         super().__init__(message)
@@ -38,25 +42,23 @@ class UserError(ValueError):
 
 
 class DuplicateEmail(UserError):
-    code = "email_taken"
+    code = ErrorCode.EMAIL_TAKEN
 
 
 class UnknownTerritory(UserError):
-    code = "unknown_territory"
+    pass
 
 
 class InvalidRole(UserError):
-    code = "invalid_role"
+    pass
 
 
 class WeakPassword(UserError):
-    code = "weak_password"
+    pass
 
 
 class InvalidUserField(UserError):
     """An email or name that cannot be stored (empty, too long, not an address)."""
-
-    code = "invalid_user"
 
 
 def normalize_email(email: str) -> str:
