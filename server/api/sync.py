@@ -106,7 +106,7 @@ def fast_push(data: bytes) -> FastPush | None:
     A NUL character (only ever sent escaped, as \\u0000) takes the slow path too: in a
     mutation's envelope PUSH_SCHEMA refuses the batch; in its fields the entity's codec
     rejects that mutation alone."""
-    if b"\\u0000" in data:
+    if b"\\" in data and b"\\u0000" in data:  # one byte is found much quicker than six
         return None
     try:
         return FAST_PUSH.decode(data)

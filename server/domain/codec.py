@@ -27,6 +27,15 @@ def _column_converter(column_type: sa.types.TypeEngine) -> Callable[[Any], Any] 
     return None
 
 
+def _refuse_nul(values: Mapping[str, Any]) -> None:
+    """Raise FieldErrors naming each text value with a NUL character: PostgreSQL cannot store
+    one, and SQLite, which could, must answer alike."""
+    for value in values.values():
+        if type(value) is str and NUL in value:
+            raise FieldErrors({k: [NUL_MESSAGE] for k, v in values.items()
+                               if type(v) is str and NUL in v})
+
+
 class SchemaCodec:
     """Validates through `schema`, keeps values in canonical wire form, converts for `table`."""
 
@@ -44,9 +53,7 @@ class SchemaCodec:
     def load(self, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         if not isinstance(values, Mapping):
             raise FieldErrors({"fields": ["must be an object"]})
-        # PostgreSQL cannot store a NUL in text; SQLite could, but both must answer alike
-        if nul := [k for k, v in values.items() if type(v) is str and NUL in v]:
-            raise FieldErrors({k: [NUL_MESSAGE] for k in nul})
+        _refuse_nul(values)
         try:
             dumped = self._compiled.canonical(values, partial=partial)
         except ValidationError as exc:
