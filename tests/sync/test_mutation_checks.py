@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.apply import _canonical_uuid
+from sync.apply import _canonical_uuid, reject
 from sync.errors import MutationRejected
 from sync.protocol import Status
 from tests.sync.harness import Harness, update
@@ -55,3 +55,10 @@ def test_an_id_is_taken_exactly_when_it_is_a_uuid_in_canonical_form(text):
         assert exc.code == "validation_failed"
         taken = False
     assert taken == expected
+
+
+def test_a_rejection_may_name_fields_called_like_its_own_parameters():
+    fields = {"code": ["required"], "message": ["unknown"], "self": ["unknown"]}
+    rejected = reject("validation_failed", "invalid territory", **fields)
+    assert (rejected.code, rejected.message, rejected.fields) == (
+        "validation_failed", "invalid territory", fields)
