@@ -4,6 +4,7 @@ from client_sdk.client import SyncClient, SyncStatus
 from client_sdk.errors import (
     AuthError,
     ChangeInFlight,
+    ErrorCode,
     FieldsyncError,
     LocalValidationError,
     NotLoggedIn,
@@ -18,6 +19,7 @@ from client_sdk.syncer import RetryPolicy, SyncReport
 __all__ = [
     "AuthError",
     "ChangeInFlight",
+    "ErrorCode",
     "FieldsyncError",
     "LocalValidationError",
     "NotLoggedIn",

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from client_sdk.errors import OfflineError, ServerError
+from client_sdk.errors import ErrorCode, OfflineError, ServerError
 from client_sdk.jsonio import decode_page, loads
 from sync.protocol import PROTOCOL_VERSION, Mutation, MutationResult
 
@@ -66,8 +66,8 @@ class Api:
             return body
         error = (body or {}).get("error") if isinstance(body, dict) else None
         if not error:
-            raise ServerError(response.status_code, "http_error", response.text[:200])
-        raise ServerError(response.status_code, error.get("code", "http_error"),
+            raise ServerError(response.status_code, ErrorCode.HTTP_ERROR, response.text[:200])
+        raise ServerError(response.status_code, error.get("code", ErrorCode.HTTP_ERROR),
                           error.get("message", ""), error.get("fields") or {})
 
     def login(self, email: str, password: str, device_name: str,
@@ -105,7 +105,7 @@ class Api:
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise ServerError(200, "http_error", answer[:200].decode(errors="replace"))
+            raise ServerError(200, ErrorCode.HTTP_ERROR, answer[:200].decode(errors="replace"))
         return [MutationResult.from_wire(r) for r in body["results"]]
 
     def pull(self, token: str, cursor: str | None, limit: int) -> dict:

@@ -9,11 +9,20 @@
     ├── LocalValidationError  a local write was refused before reaching the outbox
     │   └── ChangeInFlight    a pending change being sent may not be edited or dropped
     └── ReplicaTooNew         the replica file was written by a newer SDK: upgrade this one
+
+`ErrorCode` names every code a server answers (docs/protocol.md §11): compare
+`ServerError.code` with its members, never with string literals. A newer server may answer
+a code this SDK does not know, so `code` stays the text the server sent.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from sync.errors import ErrorCode
+
+__all__ = ["AuthError", "ErrorCode", "FieldsyncError", "LocalValidationError", "NotLoggedIn",
+           "OfflineError", "ReplicaTooNew", "ServerError", "SessionRevoked"]
 
 
 class FieldsyncError(Exception):
@@ -46,7 +55,8 @@ class SessionRevoked(AuthError):
 class ServerError(FieldsyncError):
     """The server answered with the protocol's error shape."""
 
-    def __init__(self, status: int, code: str, message: str, fields: dict[str, Any] | None = None):
+    def __init__(self, status: int, code: ErrorCode | str, message: str,
+                 fields: dict[str, Any] | None = None):
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.fields = fields or {}

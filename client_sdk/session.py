@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from client_sdk.api import Api
-from client_sdk.errors import NotLoggedIn, ServerError, SessionRevoked
+from client_sdk.errors import ErrorCode, NotLoggedIn, ServerError, SessionRevoked
 from client_sdk.store import LocalStore
 
-REVOKED = {"device_revoked", "user_disabled", "refresh_token_reused"}
+REVOKED = {ErrorCode.DEVICE_REVOKED, ErrorCode.USER_DISABLED, ErrorCode.REFRESH_TOKEN_REUSED}
 EARLY_REFRESH_SECONDS = 30
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from client_sdk.api import Api
 from client_sdk.conflict_status import settle_conflicts
 from client_sdk.downloads import PageDownloads
-from client_sdk.errors import FieldsyncError, OfflineError, ServerError
+from client_sdk.errors import ErrorCode, FieldsyncError, OfflineError, ServerError
 from client_sdk.limits import DEFAULT_MAX_REQUEST_BYTES, ENVELOPE_BYTES, wire_size
 from client_sdk.session import Session
 from client_sdk.store import LocalStore
@@ -271,7 +271,7 @@ class Syncer:
         try:
             return fetch()
         except ServerError as exc:
-            if exc.code != "reset_required" or report.reset:
+            if exc.code != ErrorCode.RESET_REQUIRED or report.reset:
                 raise
         self._reset(report)
         return self._fetch(None)
@@ -325,8 +325,9 @@ class Syncer:
         try:
             return first() if first else request(token or self.session.token())
         except ServerError as exc:
-            if exc.status != 401 or exc.code not in ("token_expired", "invalid_token",
-                                                       "session_revoked"):
+            if exc.status != 401 or exc.code not in (ErrorCode.TOKEN_EXPIRED,
+                                                     ErrorCode.INVALID_TOKEN,
+                                                     ErrorCode.SESSION_REVOKED):
                 raise
         return request(self.session.refresh())
 

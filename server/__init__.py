@@ -114,9 +114,11 @@ def _register_blueprints(app: Flask) -> None:
     from server.auth.views import bp as auth_bp
     from server.errors import register_error_handlers
     from server.health import bp as health_bp
+    from server.http import register_input_guards
     from server.openapi import bp as openapi_bp
 
     register_error_handlers(app)
+    register_input_guards(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)

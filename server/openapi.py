@@ -27,6 +27,7 @@ from server.api.conflicts import ConflictArgs, OverrideSchema, RejectionArgs
 from server.api.sync import PullSchema, PushSchema
 from server.auth.schemas import LoginSchema, MeSchema, RefreshSchema, SessionSchema
 from server.domain import REGISTRY
+from server.errors import STATUS
 from server.openapi_schemas import (
     ConflictListSchema,
     ConflictSchema,
@@ -48,31 +49,10 @@ from sync.protocol import MAX_PULL_LIMIT, PROTOCOL_VERSION
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
-# What each error status can mean, by code (docs/protocol.md §11).
-ERROR_CODES = {
-    400: ("bad_request", "malformed_json", "invalid_request", "protocol_mismatch",
-          "invalid_cursor"),
-    401: ("unauthorized", "invalid_token", "token_expired", "device_revoked", "user_disabled",
-          "invalid_credentials", "invalid_refresh_token", "refresh_token_expired",
-          "refresh_token_reused", "session_revoked"),
-    403: ("forbidden", "out_of_scope", "device_revoked"),
-    404: ("not_found", "unknown_entity", "content_not_uploaded", "no_thumbnail"),
-    409: ("already_exists", "invalid_base_version", "integrity_error", "conflict_not_open",
-          "email_taken", "conflict", "device_name_taken", "transition_not_allowed",
-          "record_locked", "upload_offset_mismatch", "upload_in_progress"),
-    410: ("reset_required", "gone"),
-    413: ("payload_too_large", "attachment_too_large"),
-    415: ("unsupported_media_type",),
-    416: ("range_not_satisfiable",),
-    422: ("validation_failed", "missing_reference", "reference_deleted", "unmergeable",
-          "invalid_user", "invalid_role", "weak_password", "unknown_territory",
-          "password_too_short", "password_too_long", "password_too_common",
-          "password_contains_email", "no_content_hash", "checksum_mismatch",
-          "upload_exceeds_length", "content_hash_mismatch"),
-    429: ("rate_limited",),
-    500: ("internal_error",),
-    503: ("server_busy",),
-}
+# What each error status can mean, by code: server.errors.STATUS grouped by status.
+ERROR_CODES: dict[int, tuple[str, ...]] = {}
+for _code, _status in STATUS.items():
+    ERROR_CODES[_status] = (*ERROR_CODES.get(_status, ()), _code.value)
 ERROR_NOTES = {429: " (wait for Retry-After)", 500: " (retry with backoff)",
                503: " (retry after Retry-After)"}
 BUSY = 503  # a write that kept meeting concurrent writers (docs/protocol.md §6.5)

@@ -6,7 +6,6 @@ overrides) alike, so every write to a replicated record follows the same rules.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,8 +32,9 @@ class Postpone(Exception):
 
 
 def reject(code: str, message: str, /, **fields: Any) -> MutationRejected:
-    # Positional-only: the offending fields may well be called "code" or "message".
-    return MutationRejected(code, message, fields={k: v for k, v in fields.items()})
+    """A rejection naming the offending `fields`. `code` and `message` are positional-only,
+    so a field of any name (a territory's `code`, an unknown `message`) is just a field."""
+    return MutationRejected(code, message, fields=fields)
 
 
 @dataclass
@@ -63,6 +63,7 @@ class Applier:
         if spec is None:
             raise reject("unknown_entity", f"no replicated entity named {m.entity!r}",
                          entity=["unknown entity"])
+        _canonical_uuid(m.record_id)
         stamp = self._stamp(m.hlc)
         self.store.mutation_id = m.mutation_id or None
         current = self.store.get(m.entity, m.record_id)
@@ -101,7 +102,6 @@ class Applier:
         if current is not None:
             raise reject("already_exists", f"{m.entity} {m.record_id} already exists",
                          id=["already exists"])
-        _valid_uuid(m.record_id)
         data = _load(spec, m.fields, partial=False)
         self._authorize(spec, "create", None, data)
         data = self._derive(spec, data)
@@ -448,11 +448,9 @@ def _load_base(spec: EntitySpec, base: Mapping[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-def _valid_uuid(text: str) -> None:
-    """Refuse an id that uuid.UUID does not take (any of its forms)."""
-    if type(text) is str and CANONICAL_UUID.fullmatch(text):
-        return
-    try:
-        uuid.UUID(text)
-    except (ValueError, AttributeError, TypeError):
-        raise reject("validation_failed", "id must be a UUID", id=["not a UUID"]) from None
+def _canonical_uuid(text: str) -> None:
+    """Refuse a record id that is not a UUID in canonical form (lowercase 8-4-4-4-12): the
+    same UUID spelt otherwise would be a second record to the database."""
+    if type(text) is not str or CANONICAL_UUID.fullmatch(text) is None:
+        raise reject("validation_failed", "id must be a UUID in lowercase 8-4-4-4-12 form",
+                     id=["not a canonical UUID"])

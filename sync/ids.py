@@ -16,8 +16,8 @@ import time
 import uuid
 
 # A UUID in the canonical form `new_id` and str(uuid) write: lowercase hex in 8-4-4-4-12
-# groups. Checking this pattern is much quicker than building a UUID; other spellings are
-# still UUIDs, to be checked by uuid.UUID.
+# groups. Record ids must be in this form (docs/protocol.md §4); references in other
+# spellings are canonicalised. Checking this pattern is much quicker than building a UUID.
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 _VERSION_7 = 0x7 << 76

@@ -13,6 +13,10 @@ from sync.frozen import quick_init
 
 PROTOCOL_VERSION = 1
 
+# No text on the wire may hold U+0000 (docs/protocol.md §2): PostgreSQL cannot store it.
+NUL = "\x00"
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
 
 # One encoder for every call: json.dumps with options builds a new one each time.
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)

@@ -9,9 +9,6 @@ Field roles (rep, technician) get 403 on all of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 from flask import Blueprint, current_app, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -19,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from server.auth import clock, current_principal, login_required
 from server.auth.devices import revoke_device
-from server.errors import ApiError, not_found
+from server.errors import invalid_fields, not_found
 from server.extensions import db
 from server.http import json_body
 from server.models import OFFICE_ROLES, Device, Role, User
@@ -142,8 +139,7 @@ def get_user(user_id):
 def create_user():
     """Create a user. Admins only; 409 email_taken, 422 for invalid fields."""
     body = json_body(UserCreateSchema())
-    with _user_errors():
-        user = users.create_user(db.session, **body, hash_method=_hash_method())
+    user = users.create_user(db.session, **body, hash_method=_hash_method())
     db.session.commit()
     return AdminUserSchema().dump(user), 201
 
@@ -162,8 +158,7 @@ def update_user(user_id):
     if user is None:
         raise not_found("No such user")
     _refuse_self_lockout(user, body)
-    with _user_errors():
-        _apply_changes(user, body)
+    _apply_changes(user, body)
     db.session.commit()
     return AdminUserSchema().dump(user)
 
@@ -194,20 +189,7 @@ def _refuse_self_lockout(user: User, body: dict) -> None:
     if "role" in body and body["role"] != Role.ADMIN:
         problems["role"] = ["You cannot take the admin role from your own account."]
     if problems:
-        raise ApiError(422, "validation_failed", "You cannot lock yourself out", problems)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    # The services raise UserError (they also serve the CLI); this is its HTTP form.
-    try:
-        yield
-    except users.DuplicateEmail as exc:
-        raise ApiError(409, "email_taken", exc.message, exc.fields) from exc
-    except users.WeakPassword as exc:  # its code says which password rule was broken
-        raise ApiError(422, exc.code, exc.message, exc.fields) from exc
-    except users.UserError as exc:
-        raise ApiError(422, "validation_failed", exc.message, exc.fields) from exc
+        raise invalid_fields("You cannot lock yourself out", problems)
 
 
 def _hash_method() -> str:

@@ -20,7 +20,8 @@ from server.blobs.access import blob_store, upload_of, visible_attachment
 from server.blobs.limits import current_limits
 from server.blobs.readers import READ_BYTES
 from server.blobs.thumbnails import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, render
-from server.errors import ApiError, error_body
+from server.errors import STATUS, ApiError, error_body
+from sync.errors import ErrorCode
 
 bp = Blueprint("attachments", __name__, url_prefix="/api/v1/attachments")
 
@@ -28,17 +29,10 @@ CHUNK_TYPE = "application/offset+octet-stream"
 # A blob never changes under its hash: a client may keep it as long as it likes.
 IMMUTABLE = "private, max-age=31536000, immutable"
 
-BLOB_STATUS = {
-    "upload_offset_mismatch": 409, "upload_in_progress": 409, "checksum_mismatch": 422,
-    "content_hash_mismatch": 422, "upload_exceeds_length": 422, "content_not_uploaded": 404,
-    "no_thumbnail": 404,
-}
-
-
 @bp.errorhandler(BlobError)
 def _blob_error(exc: BlobError):
     response = jsonify(error_body(exc.code, str(exc)))
-    response.status_code = BLOB_STATUS[exc.code]
+    response.status_code = STATUS[ErrorCode(exc.code)]
     if isinstance(exc, OffsetMismatch):
         response.headers["Upload-Offset"] = str(exc.stored)
     return response
@@ -64,9 +58,9 @@ def upload_chunk(attachment_id: str):
     upload = upload_of(_attachment(attachment_id))
     limit = current_limits().max_bytes
     if upload.length > limit:
-        raise ApiError(413, "attachment_too_large", f"attachments are limited to {limit} bytes")
+        raise ApiError("attachment_too_large", f"attachments are limited to {limit} bytes")
     if request.mimetype != CHUNK_TYPE:
-        raise ApiError(415, "unsupported_media_type", f"send a chunk as {CHUNK_TYPE}")
+        raise ApiError("unsupported_media_type", f"send a chunk as {CHUNK_TYPE}")
     start, checksum = _offset_header(), _checksum_header()
     end = uploads.append_chunk(blob_store(), upload, start, _body(), checksum)
     return Response(status=204, headers=_offset_headers(end, upload.length))
@@ -80,7 +74,7 @@ def _offset_headers(offset: int, length: int) -> dict[str, str]:
 def _offset_header() -> int:
     raw = request.headers.get("Upload-Offset", "")
     if not raw.isdigit():
-        raise ApiError(400, "bad_request", "Upload-Offset must be a non-negative integer",
+        raise ApiError("bad_request", "Upload-Offset must be a non-negative integer",
                        {"Upload-Offset": ["a non-negative integer"]})
     return int(raw)
 
@@ -92,7 +86,7 @@ def _checksum_header() -> bytes:
     except (binascii.Error, ValueError):
         digest = b""
     if algorithm != "sha256" or len(digest) != 32:
-        raise ApiError(400, "bad_request", "Upload-Checksum must be 'sha256 <base64 digest>'",
+        raise ApiError("bad_request", "Upload-Checksum must be 'sha256 <base64 digest>'",
                        {"Upload-Checksum": ["sha256 <base64 of the chunk's digest>"]})
     return digest
 
@@ -116,7 +110,7 @@ def content(attachment_id: str):
     store = blob_store()
     size = store.size(upload.sha256)
     if size is None:
-        raise ApiError(404, "content_not_uploaded", "the attachment's bytes are not uploaded yet")
+        raise ApiError("content_not_uploaded", "the attachment's bytes are not uploaded yet")
     reader = store.open(upload.sha256)
     response = Response(wrap_file(request.environ, reader, READ_BYTES),
                         mimetype=row.content_type, direct_passthrough=True)
@@ -148,10 +142,10 @@ def thumbnail(attachment_id: str):
     if request.if_none_match.contains(etag):
         return _conditional(Response(status=304), etag, None)
     if not row.content_type.startswith("image/"):
-        raise ApiError(404, "no_thumbnail", "only image attachments have thumbnails")
+        raise ApiError("no_thumbnail", "only image attachments have thumbnails")
     store = blob_store()
     if store.size(upload.sha256) is None:
-        raise ApiError(404, "content_not_uploaded", "the attachment's bytes are not uploaded yet")
+        raise ApiError("content_not_uploaded", "the attachment's bytes are not uploaded yet")
     data, media_type = render(store.open(upload.sha256), size)
     return _conditional(Response(data, mimetype=media_type), etag, None)
 

@@ -10,17 +10,15 @@ from __future__ import annotations
 from flask import Blueprint, request
 from marshmallow import Schema, fields, validate
 
-from server.api.records import REJECTION_STATUS
 from server.api.sync import sync_engine
 from server.auth import current_principal, login_required
 from server.domain import REGISTRY
-from server.errors import ApiError
+from server.errors import not_found
 from server.extensions import db
 from server.http import json_body
 from server.models import OFFICE_ROLES, SYNC_TABLES
 from sync import conflicts
-from sync.database import write_transaction
-from sync.errors import MutationRejected
+from sync.database import retrying
 from sync.paging import page_limit
 
 bp = Blueprint("conflicts", __name__, url_prefix="/api/v1")
@@ -101,7 +99,7 @@ def get_conflict(conflict_id):
         conflict = conflicts.get_conflict(conn, SYNC_TABLES, str(conflict_id))
     owner = _own_user_filter()
     if owner is not None and conflict["user_id"] != owner:
-        raise ApiError(404, "not_found", f"no conflict {conflict_id}")
+        raise not_found(f"no conflict {conflict_id}")
     return conflict
 
 
@@ -113,14 +111,9 @@ def override_conflict(conflict_id):
     body = json_body(OverrideSchema())
     principal = current_principal()
     db.session.rollback()
-    try:
-        with write_transaction(db.engine) as conn:
-            return conflicts.override(conn, sync_engine(), str(conflict_id),
-                                      choose=body["choose"], value=body["value"],
-                                      actor=principal.actor(None))
-    except MutationRejected as exc:
-        raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
-                       exc.fields) from exc
+    return retrying(db.engine, lambda conn: conflicts.override(
+        conn, sync_engine(), str(conflict_id), choose=body["choose"], value=body["value"],
+        actor=principal.actor(None)))
 
 
 @bp.get("/rejections")

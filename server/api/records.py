@@ -15,24 +15,15 @@ from server.api.attachments import attachment_links
 from server.api.sync import sync_engine
 from server.auth import current_principal, login_required
 from server.domain import REGISTRY
-from server.errors import ApiError, not_found
+from server.errors import invalid_fields, not_found
 from server.extensions import db
 from server.http import json_body
 from server.models import OFFICE_ROLES, SYNC_TABLES, Device, User
 from sync.database import retrying
-from sync.errors import MutationRejected
 from sync.ids import new_id
 from sync.protocol import Op
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1/records")
-
-REJECTION_STATUS = {
-    "validation_failed": 422, "unmergeable": 422, "missing_reference": 422,
-    "reference_deleted": 422, "not_found": 404, "unknown_entity": 404, "already_exists": 409,
-    "invalid_base_version": 409, "integrity_error": 409, "forbidden": 403, "out_of_scope": 403,
-    "transition_not_allowed": 409, "record_locked": 409,
-}
-
 
 def _spec(entity: str):
     if entity not in REGISTRY:
@@ -41,16 +32,12 @@ def _spec(entity: str):
 
 
 def _write(entity: str, record_id: str, op: Op, fields: dict):
+    """The change through the engine; a MutationRejected answers its code (server.errors)."""
     _spec(entity)
     principal = current_principal()
     db.session.rollback()
-    try:
-        result = retrying(db.engine, lambda conn: sync_engine().write(
-            conn, entity, record_id, op, fields, actor=principal.actor(None),
-            source="office"))
-    except MutationRejected as exc:
-        raise ApiError(REJECTION_STATUS.get(exc.code, 422), exc.code, exc.message,
-                       exc.fields) from exc
+    result = retrying(db.engine, lambda conn: sync_engine().write(
+        conn, entity, record_id, op, fields, actor=principal.actor(None), source="office"))
     return result.record.to_wire()
 
 
@@ -73,10 +60,12 @@ def list_records(entity: str):
     return {"items": items, "next": rows[-1].record_id if len(rows) == limit else None}
 
 
-@bp.get("/<entity>/<record_id>")
+@bp.get("/<entity>/<uuid:record_id>")
 @login_required(*OFFICE_ROLES)
-def get_record(entity: str, record_id: str):
+def get_record(entity: str, record_id):
+    """One record, tombstone or not; its id in lowercase or uppercase (RFC 9562)."""
     _spec(entity)
+    record_id = str(record_id)
     r = SYNC_TABLES.record
     row = db.session.execute(sa.select(r).where(
         r.c.entity == entity, r.c.record_id == record_id)).first()
@@ -143,24 +132,24 @@ def _history_item(row, users: dict, devices: dict) -> dict:
 def create_record(entity: str):
     body = json_body()
     if not isinstance(body, dict):
-        raise ApiError(422, "validation_failed", "send the record's fields as an object",
-                       {"_schema": ["must be an object"]})
+        raise invalid_fields("send the record's fields as an object",
+                             {"_schema": ["must be an object"]})
     fields = dict(body)
     record_id = fields.pop("id", None) or new_id()
     return _write(entity, str(record_id), Op.CREATE, fields), 201
 
 
-@bp.patch("/<entity>/<record_id>")
+@bp.patch("/<entity>/<uuid:record_id>")
 @login_required(*OFFICE_ROLES)
-def update_record(entity: str, record_id: str):
+def update_record(entity: str, record_id):
     body = json_body()
     if not isinstance(body, dict) or not body:
-        raise ApiError(422, "validation_failed", "send the fields to change as an object",
-                       {"_schema": ["must be a non-empty object"]})
-    return _write(entity, record_id, Op.UPDATE, body)
+        raise invalid_fields("send the fields to change as an object",
+                             {"_schema": ["must be a non-empty object"]})
+    return _write(entity, str(record_id), Op.UPDATE, body)
 
 
-@bp.delete("/<entity>/<record_id>")
+@bp.delete("/<entity>/<uuid:record_id>")
 @login_required(*OFFICE_ROLES)
-def delete_record(entity: str, record_id: str):
-    return _write(entity, record_id, Op.DELETE, {})
+def delete_record(entity: str, record_id):
+    return _write(entity, str(record_id), Op.DELETE, {})

@@ -1,42 +1,43 @@
-"""Authentication refusals, each with its HTTP status and a stable code.
+"""Authentication refusals, each with a stable code.
 
-They are ApiErrors, so server.errors renders them like every other API error; the auth code
-raises them and never builds a response itself. docs/protocol.md lists the codes.
+They are ApiErrors, so server.errors renders them like every other API error, with the
+status its table gives the code; the auth code raises them and never builds a response
+itself. docs/protocol.md lists the codes.
 """
 
 from __future__ import annotations
 
 from server.errors import ApiError
+from sync.errors import ErrorCode
 
 
 class AuthError(ApiError):
-    """Base of the authentication refusals: 401 unless a subclass says otherwise."""
+    """Base of the authentication refusals."""
 
-    status = 401
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
     default_message = "Authentication required"
 
     def __init__(self, message: str | None = None):
-        super().__init__(self.status, self.code, message or self.default_message)
+        super().__init__(self.code, message or self.default_message)
 
 
 class MissingCredentials(AuthError):
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
     default_message = "Send an access token: Authorization: Bearer <token>"
 
 
 class InvalidToken(AuthError):
-    code = "invalid_token"
+    code = ErrorCode.INVALID_TOKEN
     default_message = "The access token is not valid"
 
 
 class TokenExpired(AuthError):
-    code = "token_expired"
+    code = ErrorCode.TOKEN_EXPIRED
     default_message = "The access token has expired; refresh it"
 
 
 class DeviceRevoked(AuthError):
-    code = "device_revoked"
+    code = ErrorCode.DEVICE_REVOKED
     default_message = "This device was revoked; sign in on a new device name"
 
 
@@ -49,20 +50,19 @@ class SessionRevoked(AuthError):
 
 
 class UserDisabled(AuthError):
-    code = "user_disabled"
+    code = ErrorCode.USER_DISABLED
     default_message = "This account is disabled"
 
 
 class InvalidCredentials(AuthError):
-    code = "invalid_credentials"
+    code = ErrorCode.INVALID_CREDENTIALS
     default_message = "The email or password is wrong"
 
 
 class DeviceNameRevoked(AuthError):
     """Login on a device name that an administrator revoked: the name stays unusable."""
 
-    status = 403
-    code = "device_revoked"
+    code = ErrorCode.DEVICE_NAME_REVOKED
     default_message = "This device was revoked; sign in with a different device name"
 
 
@@ -77,27 +77,26 @@ class DeviceNameTaken(AuthError):
 
 
 class InvalidRefreshToken(AuthError):
-    code = "invalid_refresh_token"
+    code = ErrorCode.INVALID_REFRESH_TOKEN
     default_message = "The refresh token is unknown or revoked; sign in again"
 
 
 class RefreshTokenExpired(AuthError):
-    code = "refresh_token_expired"
+    code = ErrorCode.REFRESH_TOKEN_EXPIRED
     default_message = "The refresh token has expired; sign in again"
 
 
 class RefreshTokenReused(AuthError):
     """An already used refresh token came back: it may be stolen, so its family is revoked."""
 
-    code = "refresh_token_reused"
+    code = ErrorCode.REFRESH_TOKEN_REUSED
     default_message = "The refresh token was already used; every session of it was revoked"
 
 
 class LoginThrottled(AuthError):
     """Too many failed logins for an email or from an address; retry after `retry_after` s."""
 
-    status = 429
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
     default_message = "Too many failed login attempts; try again later"
 
     def __init__(self, retry_after: int):

@@ -25,7 +25,8 @@ def login():
     """Sign in on a named device: answers an access token, a refresh token, user and device.
 
     401 invalid_credentials (same answer for an unknown email, a wrong password and a disabled
-    account), 403 device_revoked, 409 device_name_taken, 429 rate_limited with Retry-After.
+    account), 403 device_name_revoked, 409 device_name_taken, 429 rate_limited with
+    Retry-After.
     """
     body = json_body(LoginSchema())
     settings, now = _settings(), clock.now()

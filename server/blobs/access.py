@@ -64,6 +64,6 @@ def visible_attachment(actor: Actor, attachment_id: str) -> sa.Row:
 def upload_of(row: sa.Row) -> UploadKey:
     """The upload of an attachment's bytes; ApiError 422 when the record has no sha256."""
     if not row.sha256:
-        raise ApiError(422, "no_content_hash",
+        raise ApiError("no_content_hash",
                        "the attachment has no sha256: set it before uploading its bytes")
     return UploadKey(row.sha256, row.size_bytes)

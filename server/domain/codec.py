@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 from server.compiled_schema import CompiledSchema
 from server.models import Money
 from sync.entities import FieldErrors
+from sync.protocol import NUL, NUL_MESSAGE
 from sync.sqltypes import UTCDateTime
 
 
@@ -24,6 +25,15 @@ def _column_converter(column_type: sa.types.TypeEngine) -> Callable[[Any], Any] 
     if isinstance(column_type, Money | sa.Numeric):
         return Decimal
     return None
+
+
+def _refuse_nul(values: Mapping[str, Any]) -> None:
+    """Raise FieldErrors naming each text value with a NUL character: PostgreSQL cannot store
+    one, and SQLite, which could, must answer alike."""
+    for value in values.values():
+        if type(value) is str and NUL in value:
+            raise FieldErrors({k: [NUL_MESSAGE] for k, v in values.items()
+                               if type(v) is str and NUL in v})
 
 
 class SchemaCodec:
@@ -43,6 +53,7 @@ class SchemaCodec:
     def load(self, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         if not isinstance(values, Mapping):
             raise FieldErrors({"fields": ["must be an object"]})
+        _refuse_nul(values)
         try:
             dumped = self._compiled.canonical(values, partial=partial)
         except ValidationError as exc:

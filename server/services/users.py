@@ -20,15 +20,19 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from server.auth.refresh import revoke_refresh_tokens
 from server.models import Role, Territory, User
 from server.services.passwords import password_problem
+from sync.errors import ErrorCode
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 120
 
 
 class UserError(ValueError):
-    """A user change was refused; `fields` maps each offending input to its messages."""
+    """A user change was refused; `fields` maps each offending input to its messages.
 
-    code = "invalid_user"
+    The API answers `code` (server.errors): validation_failed, unless a subclass says
+    otherwise; the subclasses let the CLI and callers tell the refusals apart."""
+
+    code = ErrorCode.VALIDATION_FAILED
 
     def __init__(self, message: str, fields: dict[str, list[str]]):
         super().__init__(message)
@@ -37,37 +41,35 @@ class UserError(ValueError):
 
 
 class DuplicateEmail(UserError):
-    code = "email_taken"
+    code = ErrorCode.EMAIL_TAKEN
 
 
 class UnknownTerritory(UserError):
-    code = "unknown_territory"
+    pass
 
 
 class InvalidRole(UserError):
-    code = "invalid_role"
+    pass
 
 
 class WeakPassword(UserError):
     """A password the rule of server.services.passwords refuses; the subclass says why."""
 
-    code = "weak_password"
-
 
 class PasswordTooShort(WeakPassword):
-    code = "password_too_short"
+    code = ErrorCode.PASSWORD_TOO_SHORT
 
 
 class PasswordTooLong(WeakPassword):
-    code = "password_too_long"
+    code = ErrorCode.PASSWORD_TOO_LONG
 
 
 class PasswordTooCommon(WeakPassword):
-    code = "password_too_common"
+    code = ErrorCode.PASSWORD_TOO_COMMON
 
 
 class PasswordContainsEmail(WeakPassword):
-    code = "password_contains_email"
+    code = ErrorCode.PASSWORD_CONTAINS_EMAIL
 
 
 _PASSWORD_ERRORS = {cls.code: cls for cls in (PasswordTooShort, PasswordTooLong,
@@ -76,8 +78,6 @@ _PASSWORD_ERRORS = {cls.code: cls for cls in (PasswordTooShort, PasswordTooLong,
 
 class InvalidUserField(UserError):
     """An email or name that cannot be stored (empty, too long, not an address)."""
-
-    code = "invalid_user"
 
 
 def normalize_email(email: str) -> str:

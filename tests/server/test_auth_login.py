@@ -90,7 +90,7 @@ def test_a_revoked_device_name_cannot_be_used_again(app, client, rep):
         device.revoked_at = device.created_at
         db.session.commit()
     response = client.post(LOGIN, json=credentials(rep, device_name="stolen-laptop"))
-    assert_error(response, 403, "device_revoked")
+    assert_error(response, 403, "device_name_revoked")
     assert login(client, rep.email, device="new-laptop")["device"]["name"] == "new-laptop"
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.apply import _valid_uuid
+from sync.apply import _canonical_uuid, reject
 from sync.errors import MutationRejected
 from sync.protocol import Status
 from tests.sync.harness import Harness, update
@@ -43,16 +43,22 @@ uuid_forms = st.uuids().flatmap(lambda u: st.sampled_from([
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(uuid_forms, st.text(max_size=36)))
-def test_an_id_is_taken_exactly_when_uuid_takes_it(text):
+def test_an_id_is_taken_exactly_when_it_is_a_uuid_in_canonical_form(text):
     try:
-        uuid.UUID(text)
-        expected = True
+        expected = str(uuid.UUID(text)) == text
     except ValueError:
         expected = False
     try:
-        _valid_uuid(text)
+        _canonical_uuid(text)
         taken = True
     except MutationRejected as exc:
         assert exc.code == "validation_failed"
         taken = False
     assert taken == expected
+
+
+def test_a_rejection_may_name_fields_called_like_its_own_parameters():
+    fields = {"code": ["required"], "message": ["unknown"], "self": ["unknown"]}
+    rejected = reject("validation_failed", "invalid territory", **fields)
+    assert (rejected.code, rejected.message, rejected.fields) == (
+        "validation_failed", "invalid territory", fields)
