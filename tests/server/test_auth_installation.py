@@ -83,7 +83,7 @@ def test_after_its_device_is_revoked_an_installation_continues_its_receipt_strea
 
     assert_error(client.post(LOGIN, json={"email": rep.email, "password": DEFAULT_PASSWORD,
                                           "device_name": "laptop",
-                                          "installation_id": LAPTOP}), 403, "device_revoked")
+                                          "installation_id": LAPTOP}), 403, "device_name_revoked")
     new = sign_in(client, rep, "laptop again", LAPTOP)["device"]
     other = sign_in(client, rep, "tablet", TABLET)["device"]
 

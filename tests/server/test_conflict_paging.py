@@ -99,19 +99,27 @@ def test_rejections_filter_by_code_and_record(client, world, office, rep):
     assert client.get(query, headers=bearer(office.token)).get_json()["items"] == []
 
 
-@pytest.mark.parametrize("query", ["status=bogus", "record_id=%00", "device_id=x",
-                                   "limit=many", "entity=%00", "kind=%00", "mutation_id=-1",
-                                   "mutation_id=99999999999999999999"])
+@pytest.mark.parametrize("query", ["status=bogus", "record_id=nope", "device_id=x",
+                                   "limit=many", "entity=spaceship", "kind=bogus",
+                                   "mutation_id=-1", "mutation_id=99999999999999999999"])
 def test_malformed_conflict_filters_answer_422(client, office, query):
     response = client.get(f"{CONFLICTS}?{query}", headers=bearer(office.token))
     assert_error(response, 422, "validation_failed")
 
 
 @pytest.mark.parametrize("path", [CONFLICTS, REJECTIONS])
-@pytest.mark.parametrize("after", ["garbage", "%00", "MjAyNi0wMS0wMXx4"])
+@pytest.mark.parametrize("after", ["garbage", "MjAyNi0wMS0wMXx4"])
 def test_a_forged_page_cursor_answers_400_invalid_cursor(client, office, path, after):
     response = client.get(f"{path}?after={after}", headers=bearer(office.token))
     assert_error(response, 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("path", [CONFLICTS, REJECTIONS])
+@pytest.mark.parametrize("query", ["after=%00", "entity=%00", "record_id=%00"])
+def test_a_nul_byte_in_any_query_argument_answers_400_bad_request(client, office, path, query):
+    # docs/protocol.md §2: NUL is refused in every query argument before the view runs
+    response = client.get(f"{path}?{query}", headers=bearer(office.token))
+    assert_error(response, 400, "bad_request")
 
 
 def test_a_conflict_id_that_is_not_a_uuid_answers_404(client, office):
