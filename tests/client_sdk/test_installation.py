@@ -67,7 +67,7 @@ def test_a_push_in_doubt_when_the_device_is_revoked_is_applied_once_after_signin
         client.sync()  # device_revoked: the user must sign in again
     with pytest.raises(ServerError) as refused:
         client.login(tech.email, tech.password, "Tech's tablet")
-    assert refused.value.code == "device_revoked"  # a revoked name stays revoked
+    assert refused.value.code == "device_name_revoked"  # a revoked name stays revoked
 
     client.login(tech.email, tech.password, "Tech's tablet, again")
     report = client.sync()
