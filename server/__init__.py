@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.api.sync import bp as sync_bp
     from server.auth.views import bp as auth_bp
     from server.errors import register_error_handlers
+    from server.office import init_office
 
     register_error_handlers(app)
     app.register_blueprint(api_bp)
@@ -105,3 +106,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(conflicts_bp)
+    init_office(app)
