@@ -1,6 +1,7 @@
 """The field data model: one set of tables for the whole product."""
 
 from server.models.base import SYNC_TABLES, Base, Money, Replicated, new_id
+from server.models.browse_indexes import BROWSE_INDEXES  # noqa: F401 (declares them)
 from server.models.people import (
     OFFICE_ROLES,
     Device,

@@ -46,7 +46,13 @@ def _no_store(response):
 @bp.context_processor
 def _template_globals():
     return {"csrf_token": csrf_token, "office_user": office_user,
-            "office_endpoints": current_app.view_functions}
+            "office_endpoints": current_app.view_functions, "office_views": _entity_names()}
+
+
+def _entity_names() -> frozenset[str]:
+    from server.domain import REGISTRY
+
+    return frozenset(REGISTRY.specs)
 
 
 @bp.errorhandler(HTTPException)
@@ -57,9 +63,9 @@ def _error_page(exc: HTTPException):
 def _mount_pages() -> None:
     """Nest each page's blueprint under the office's (once, at import: Flask refuses to add
     to a blueprint after an app registered it)."""
-    from server.office import auth, home
+    from server.office import auth, data, home
 
-    for page in (auth, home):
+    for page in (auth, home, data):
         bp.register_blueprint(page.bp)
 
 

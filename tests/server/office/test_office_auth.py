@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from server.models import Role
 from tests.helpers import create_user
+from tests.server.office.pages import csrf_of
 
 OFFICE = (Role.DISPATCHER, Role.BACK_OFFICE, Role.ADMIN)
-
-
-def csrf_of(page: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
 
 
 def office_sign_in(client, user, password=None):
