@@ -63,9 +63,9 @@ def _error_page(exc: HTTPException):
 def _mount_pages() -> None:
     """Nest each page's blueprint under the office's (once, at import: Flask refuses to add
     to a blueprint after an app registered it)."""
-    from server.office import auth, data, home
+    from server.office import auth, data, home, review
 
-    for page in (auth, home, data):
+    for page in (auth, home, data, review):
         bp.register_blueprint(page.bp)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from server.domain import REGISTRY
-from server.models import Account, User
+from server.models import Account
 
 # The column that names a record, or the reference whose name stands for it.
 OWN_NAME = {"territory": "name", "product": "name", "price_list": "name", "part": "name",
@@ -90,9 +90,6 @@ def referenced(column: sa.Column) -> sa.Table | None:
 def name_of_table(table: sa.FromClause) -> sa.ColumnElement:
     """The naming column of a table (or alias) that names itself, else its id."""
     base = getattr(table, "element", table)
-    if base is User.__table__:
-        return table.c.name
-    entity = base.name
-    if entity in OWN_NAME:
-        return table.c[OWN_NAME[entity]]
-    return table.c.id
+    if base.name in OWN_NAME:
+        return table.c[OWN_NAME[base.name]]
+    return table.c.name if "name" in table.c else table.c.id
