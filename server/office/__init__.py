@@ -63,9 +63,9 @@ def _error_page(exc: HTTPException):
 def _mount_pages() -> None:
     """Nest each page's blueprint under the office's (once, at import: Flask refuses to add
     to a blueprint after an app registered it)."""
-    from server.office import auth, data, home, review, work
+    from server.office import auth, data, home, reports, review, work
 
-    for page in (auth, home, data, review, work):
+    for page in (auth, home, data, review, work, reports):
         bp.register_blueprint(page.bp)
 
 
