@@ -8,7 +8,7 @@ enforces, conflict resolution through sync.conflicts.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from server.office.guard import OfficeSessionInterface, check_csrf, csrf_token, office_user
@@ -23,6 +23,12 @@ def init_office(app: Flask) -> None:
     app.config["SESSION_COOKIE_NAME"] = "fieldsync_office"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.register_blueprint(bp)
+    for path in ("/", "/admin", "/office"):  # where people look for the office
+        app.add_url_rule(path, f"office_entry{path.replace('/', '_')}", _to_office)
+
+
+def _to_office():
+    return redirect(url_for("office.home.today"))
 
 
 @bp.before_request

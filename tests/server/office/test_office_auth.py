@@ -101,3 +101,9 @@ def test_sign_in_sends_only_to_pages_inside_the_office(app, client):
     answer = client.post("/office/sign-in?next=https://evil.example/", data={
         "email": user.email, "password": user.password, "csrf_token": token})
     assert answer.headers["Location"] == "/office/"
+
+
+@pytest.mark.parametrize("path", ["/", "/admin", "/office"])
+def test_the_places_people_look_for_the_office_lead_to_it(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/office/"
