@@ -21,13 +21,14 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from server.extensions import db
 from server.models import OFFICE_ROLES, Role, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CACHE_KEY = "fieldsync.office_user"
 
 
 class OfficeSessionInterface(SecureCookieSessionInterface):
@@ -74,15 +75,17 @@ def check_csrf() -> None:
 
 
 def office_user() -> User | None:
-    """The signed-in office user of this request, checked against the database now."""
-    if "office_user_obj" in g:
-        return g.office_user_obj
+    """The signed-in office user of this request, checked against the database now (once
+    per request: kept in the request's environ, not in `g`, which an app context that
+    outlives the request would carry over)."""
+    if CACHE_KEY in request.environ:
+        return request.environ[CACHE_KEY]
     user_id = session.get("office_user")
     user = db.session.get(User, user_id) if user_id else None
     if user is not None and not _still_valid(user):
         sign_out()
         user = None
-    g.office_user_obj = user
+    request.environ[CACHE_KEY] = user
     return user
 
 
