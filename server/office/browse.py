@@ -125,8 +125,15 @@ def history(conn: sa.Connection, entity: str, record_id: str, limit: int = 50) -
     devices = lookup_names(conn, Device.__table__, {r.device_id for r in rows if r.device_id})
     return [{"version": r.version, "op": r.op, "source": r.source, "at": r.created_at,
              "user": users.get(r.user_id, r.user_id), "device": devices.get(r.device_id),
-             "changes": [(k, (r.before or {}).get(k), (r.after or {}).get(k))
-                         for k in (r.after or r.before or {})]} for r in rows]
+             "changes": _changes(r)} for r in rows]
+
+
+def _changes(row) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) of an audit entry; a field empty before and after (a create
+    lists every field) says nothing and is left out."""
+    before, after = row.before or {}, row.after or {}
+    return [(k, before.get(k), after.get(k)) for k in (after or before)
+            if before.get(k) is not None or after.get(k) is not None]
 
 
 def changed_since(conn: sa.Connection, entity: str, record_id: str, version: int) -> set[str]:
