@@ -107,3 +107,18 @@ def test_sign_in_sends_only_to_pages_inside_the_office(app, client):
 def test_the_places_people_look_for_the_office_lead_to_it(client, path):
     answer = client.get(path)
     assert answer.status_code == 302 and answer.headers["Location"] == "/office/"
+
+
+@pytest.mark.parametrize("proxies, secure", [(1, True), (0, False)])
+def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(database_url, proxies, secure):
+    from tests.conftest import app_on
+
+    with app_on(database_url, TRUSTED_PROXIES=proxies) as app:
+        user = create_user(app, role=Role.ADMIN)
+        client = app.test_client()
+        proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+        token = csrf_of(client.get("/office/sign-in", headers=proxied).data)
+        answer = client.post("/office/sign-in", headers=proxied, data={
+            "email": user.email, "password": user.password, "csrf_token": token})
+        assert answer.status_code == 302
+        assert ("Secure" in answer.headers["Set-Cookie"]) is secure
