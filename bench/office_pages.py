@@ -7,8 +7,8 @@ Builds a fresh SQLite database (or, with FIELDSYNC_TEST_DB=postgresql, a databas
 on FIELDSYNC_TEST_PG_URL, dropped afterwards), writes the accounts straight into the tables
 (the pages read the domain tables, the record index and the audit trail; how the rows got
 there does not matter to them), signs an admin in to the office and times each page through
-the Flask test client: the server's time, no network. Prints the median of each page and
-writes bench/results/office_pages.md.
+the Flask test client: the server's time, no network. Prints the median of each page as a
+Markdown table; bench/results/office_pages.md holds a run on each backend.
 """
 
 from __future__ import annotations
@@ -133,11 +133,7 @@ def report(accounts: int, backend: str, results: dict[str, float]) -> None:
     lines = [f"# Office pages at {accounts:,} accounts ({backend})", "",
              "| page | median ms |", "|---|---:|"]
     lines += [f"| {page} | {ms:.1f} |" for page, ms in results.items()]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(__file__).resolve().parent / "results" / "office_pages.md"
-    with out.open("a") as results:
-        results.write(text + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
