@@ -17,7 +17,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from server.extensions import db
 from server.models import User
 from server.office import browse
-from server.office.catalog import OWN_NAME, SORTS, views
+from server.office.catalog import OWN_NAME, SORTS, name_of_table, views
 from server.office.guard import office_required, office_user
 from server.office.writes import write
 from sync.entities import META_COLUMNS
@@ -25,6 +25,7 @@ from sync.errors import MutationRejected
 from sync.protocol import Op
 
 bp = Blueprint("data", __name__, url_prefix="/data")
+CHOICE_LIMIT = 200
 
 
 @bp.get("/")
@@ -58,7 +59,8 @@ def record(entity: str, record_id: str):
     return render_template(
         "office/record.html", view=view, record=found, related=browse.related(
             conn, view, record_id), history=browse.history(conn, entity, record_id),
-        editable=_editable(view, found["data"]), display=_display)
+        editable=_editable(view, found["data"]), display=_display,
+        choices=_reference_choices(conn, view))
 
 
 @bp.post("/<entity>/<record_id>")
@@ -124,6 +126,21 @@ def _display(value) -> str:
 
 def _editable(view, data: dict) -> list[str]:
     return [c.name for c in view.table.c if c.name not in META_COLUMNS and c.name in data]
+
+
+def _reference_choices(conn, view) -> dict[str, list]:
+    """For each reference to a small table (territories, users, price lists...), its live
+    rows as (id, name): the record page offers them in a list. Larger tables (accounts) are
+    shown as a link and kept as they are."""
+    choices = {}
+    for column, table in view.references().items():
+        name = name_of_table(table)
+        live = [table.c.deleted_at.is_(None)] if "deleted_at" in table.c else []
+        rows = conn.execute(sa.select(table.c.id, name).where(*live).order_by(name)
+                            .limit(CHOICE_LIMIT + 1)).all()
+        if len(rows) <= CHOICE_LIMIT:
+            choices[column] = rows
+    return choices
 
 
 def _list_columns(view) -> list[str]:

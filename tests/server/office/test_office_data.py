@@ -146,3 +146,18 @@ def _unchanged(app, account_id: str, but: str) -> dict:
             if k not in {"id", but, "version", "created_at", "updated_at", "deleted_at"}
             and not isinstance(v, bool)}
 
+
+
+def test_an_account_moves_to_another_territory_picked_from_a_list(app, office):
+    with app.app_context():
+        account = db.session.scalars(sa.select(Account)).first()
+        other = db.session.scalars(sa.select(Territory).where(
+            Territory.id != account.territory_id)).first()
+        version = account.version
+    url = f"/office/data/account/{account.id}"
+    page = html.unescape(office.get(url).data.decode())
+    assert f'<option value="{other.id}">{other.name}</option>' in page
+    fields = _unchanged(app, account.id, but="territory_id")
+    post_form(office, url, {"version": version, "territory_id": other.id, **fields})
+    with app.app_context():
+        assert db.session.get(Account, account.id).territory_id == other.id
