@@ -117,6 +117,7 @@ def test_the_back_office_resolves_a_conflict_approves_an_order_and_exports_csv(
     page = sign_in(browser, live_server, world.user("office"))
 
     go(page, "Conflicts")
+    shoot(page, "office-desktop-conflict-queue")
     row = page.locator("tr", has_text="rep: closed Sundays")
     row.get_by_label("Take the device's value").check()
     page.get_by_role("button", name="Apply the chosen outcomes").click()
