@@ -48,6 +48,7 @@ def test_today_counts_what_needs_the_office(app, client, world):
     assert count(page, "failing") == 1 and count(page, "rejections_day") == 1
     assert count(page, "awaiting_approval") == 1 and count(page, "past_due") == 1
     assert count(page, "open_conflicts") == 0
+    assert b'href="/office/reports/past-due"' in page
 
 
 def test_devices_show_owner_last_push_and_rejections(app, client, world):
