@@ -115,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.errors import register_error_handlers
     from server.health import bp as health_bp
     from server.http import register_input_guards
+    from server.office import init_office
     from server.openapi import bp as openapi_bp
 
     register_error_handlers(app)
@@ -128,3 +129,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(attachments_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(openapi_bp)
+    init_office(app)

@@ -190,13 +190,19 @@ def build_spec(app: Flask, *, strict: bool = False) -> dict:
                                                 "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
-        if rule.endpoint == "static":
+        if not documented(rule):
             continue
         operation = OPERATIONS[rule.endpoint] if strict else _described(app, rule.endpoint)
         spec.path(path=_path(rule.rule), parameters=_path_parameters(rule.rule),
                   operations={method.lower(): _operation(rule.endpoint, operation)
                               for method in sorted(rule.methods - {"HEAD", "OPTIONS"})})
     return _pin_protocol(spec.to_dict())
+
+
+def documented(rule) -> bool:
+    """Whether a route belongs in the document: the JSON API and /metrics, not the office's
+    HTML pages (server.office) nor static files."""
+    return rule.rule.startswith("/api/") or rule.endpoint in OPERATIONS
 
 
 def _described(app: Flask, endpoint: str) -> Operation:

@@ -2,6 +2,7 @@
 
 from server.models.base import SYNC_TABLES, Base, Money, Replicated, new_id
 from server.models.blobs import blob_chunk, blob_content, blob_upload
+from server.models.browse_indexes import BROWSE_INDEXES  # noqa: F401 (declares them)
 from server.models.jobs import JobRun
 from server.models.people import (
     OFFICE_ROLES,
