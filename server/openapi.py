@@ -242,7 +242,8 @@ def _path_parameters(rule: str) -> list[dict]:
 
 
 def _operation(endpoint: str, operation: Operation) -> dict:
-    errors = set(operation.errors) | {500} | (set() if operation.public else {401})
+    # Any request may be refused 400: a NUL byte in any query argument (server.http's guard)
+    errors = set(operation.errors) | {400, 500} | (set() if operation.public else {401})
     answer = {"operationId": endpoint.replace(".", "_"), "summary": operation.summary,
               "tags": [operation.tag], "parameters": list(operation.query),
               "responses": {**{str(s): _answer(s, schema)

@@ -10,6 +10,7 @@ import json
 
 import sqlalchemy as sa
 from flask import Blueprint, request
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from server.api.attachments import attachment_links
 from server.api.sync import sync_engine
@@ -76,6 +77,16 @@ def get_record(entity: str, record_id):
             **attachment_links(entity, record_id)}
 
 
+class HistoryArgs(Schema):
+    """?after=<version>&limit=<n>: a version is a 64-bit integer like the column holding it."""
+
+    after = fields.Integer(load_default=None, validate=validate.Range(0, 2**63 - 1))
+    limit = fields.Integer(load_default=100)
+
+
+_HISTORY_ARGS = HistoryArgs(unknown=EXCLUDE)
+
+
 @bp.get("/<entity>/<record_id>/history")
 @login_required(*OFFICE_ROLES)
 def record_history(entity: str, record_id: str):
@@ -84,10 +95,11 @@ def record_history(entity: str, record_id: str):
     404 when the record is unknown and has no history."""
     _spec(entity)
     a = SYNC_TABLES.audit
-    limit = min(max(request.args.get("limit", 100, type=int), 1), 500)
+    args = _HISTORY_ARGS.load(request.args.to_dict())
+    limit = min(max(args["limit"], 1), 500)
     query = (sa.select(a).where(a.c.entity == entity, a.c.record_id == record_id)
              .order_by(a.c.version).limit(limit))
-    after = request.args.get("after", type=int)
+    after = args["after"]
     if after is not None:
         query = query.where(a.c.version > after)
     rows = db.session.execute(query).all()

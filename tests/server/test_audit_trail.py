@@ -165,3 +165,13 @@ def test_history_is_for_the_office_and_of_known_records(client, world, office):
     assert_error(client.get(f"/api/v1/records/account/{uid()}/history",
                             headers={"Authorization": f"Bearer {office.token}"}),
                  404, "not_found")
+
+
+@pytest.mark.parametrize("after", ["243917282774224573594623163760640", "-1", "soon"])
+def test_a_history_page_after_no_possible_version_answers_422_not_500(client, world, office,
+                                                                       after):
+    # Found by the API contract run: a version beyond 64 bits overflowed the database driver.
+    account = world.ids["acc_n1"]
+    response = client.get(f"/api/v1/records/account/{account}/history?after={after}",
+                          headers={"Authorization": f"Bearer {office.token}"})
+    assert_error(response, 422, "validation_failed")
