@@ -146,7 +146,7 @@ OPERATIONS: dict[str, Operation] = {
                                        errors=(403, 404, 409, 422, BUSY), tag="records"),
     "records.record_history": Operation(
         "A record's audit trail by version (office roles; protocol.md §13.2)", {200: OBJECT},
-        errors=(403, 404), query=[_query("after", {"type": "integer"}, "the previous page's "
+        errors=(403, 404, 422), query=[_query("after", {"type": "integer"}, "the previous page's "
                                          "`next`"), LIMIT], tag="records"),
     "attachments.upload_offset": Operation(
         "How much of an attachment's bytes the server holds (HEAD; protocol.md §14.2)",
