@@ -66,19 +66,36 @@ def test_a_checklist_answer_pushed_while_its_work_order_is_reassigned_is_never_l
         settle(app, tech_a, tech_b)
 
 
-def test_a_contact_updated_while_its_account_changes_territory_is_never_lost(app, w, ledger):
-    rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
-    office = device(app, w.users["office"])
+@pytest.fixture
+def reps(app, w):
+    """The north and south reps' devices and the back office's, for territory moves."""
+    return (device(app, w.users["rep_n"]), device(app, w.users["rep_s"]),
+            device(app, w.users["office"]))
+
+
+def territory_round(app, w, ledger, reps, make_mutation, *, move=None) -> None:
+    """One round: a fresh account in N; the north rep pushes `make_mutation(account)` while
+    the office moves the account to S (or makes `move(office, account)`); then promise 1
+    for the push and promises 3-5 for both reps' devices."""
+    rep_n, rep_s, office = reps
+    acc, contact = s.account(app, w)
+    mutation = make_mutation(acc, contact)  # may seed more records under the account
+    rep_n.sync()
+    mutation = mutation(rep_n) if callable(mutation) else mutation
+    office_move = (move(office, acc) if move else
+                   partial(office_patch, office, "account", acc,
+                           {"territory_id": w.territories["S"]}))
+    at_once(push_recorded(ledger, rep_n, mutation), office_move)
+    ledger.check_acknowledged(app)
+    settle(app, rep_n, rep_s)
+
+
+def test_a_contact_updated_while_its_account_changes_territory_is_never_lost(
+        app, w, ledger, reps):
     for n in range(ROUNDS):
-        acc, contact = s.account(app, w)
-        rep_n.sync()
-        change = s.update("contact", contact, rep_n.version("contact", contact),
-                          {"phone": f"+33 1 00 00 00 {n:02d}"}, {"phone": None})
-        at_once(push_recorded(ledger, rep_n, change),
-                partial(office_patch, office, "account", acc,
-                                     {"territory_id": w.territories["S"]}))
-        ledger.check_acknowledged(app)
-        settle(app, rep_n, rep_s)
+        territory_round(app, w, ledger, reps, lambda acc, contact, n=n: lambda rep: s.update(
+            "contact", contact, rep.version("contact", contact),
+            {"phone": f"+33 1 00 00 00 {n:02d}"}, {"phone": None}))
 
 
 @pytest.mark.parametrize("entity,fields", [
@@ -110,82 +127,53 @@ def test_a_child_created_while_its_work_order_is_reassigned_follows_the_work_ord
 
 
 def test_a_contact_created_while_its_account_changes_territory_follows_the_account(
-        app, w, ledger):
-    rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
-    office = device(app, w.users["office"])
+        app, w, ledger, reps):
     for _ in range(ROUNDS):
-        acc, _contact = s.account(app, w)
-        rep_n.sync()
-        new = s.create("contact", {"account_id": acc, "first_name": "Lea", "last_name": "Moss"})
-        at_once(push_recorded(ledger, rep_n, new),
-                partial(office_patch, office, "account", acc,
-                                     {"territory_id": w.territories["S"]}))
-        ledger.check_acknowledged(app)
-        settle(app, rep_n, rep_s)
+        territory_round(app, w, ledger, reps, lambda acc, _contact: s.create(
+            "contact", {"account_id": acc, "first_name": "Lea", "last_name": "Moss"}))
 
 
 def test_an_order_line_added_while_its_account_changes_territory_follows_its_order(
-        app, w, ledger):
-    rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
-    office = device(app, w.users["office"])
+        app, w, ledger, reps):
     for _ in range(ROUNDS):
-        acc, _contact = s.account(app, w)
-        order = s.draft_order(app, w, acc)
-        rep_n.sync()
-        line = s.create("order_line", {"order_id": order, "product_id": w.ids["product1"],
-                                       "quantity": 2})
-        at_once(push_recorded(ledger, rep_n, line),
-                partial(office_patch, office, "account", acc,
-                                     {"territory_id": w.territories["S"]}))
-        ledger.check_acknowledged(app)
-        settle(app, rep_n, rep_s)
+        territory_round(app, w, ledger, reps, lambda acc, _contact: s.create(
+            "order_line", {"order_id": s.draft_order(app, w, acc),
+                           "product_id": w.ids["product1"], "quantity": 2}))
 
 
 def test_an_order_line_added_while_its_order_moves_to_another_account_follows_the_order(
-        app, w, ledger):
-    rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
-    office = device(app, w.users["office"])
+        app, w, ledger, reps):
+    orders = {}  # account -> its draft order
+
+    def line(acc, _contact):
+        orders[acc] = s.draft_order(app, w, acc)
+        return s.create("order_line", {"order_id": orders[acc],
+                                       "product_id": w.ids["product2"], "quantity": 1})
+
+    def move_order(office, acc):
+        return partial(office_patch, office, "order", orders[acc],
+                       {"account_id": w.ids["acc_s1"]})
+
     for _ in range(ROUNDS):
-        acc, _contact = s.account(app, w)
-        order = s.draft_order(app, w, acc)
-        rep_n.sync()
-        line = s.create("order_line", {"order_id": order, "product_id": w.ids["product2"],
-                                       "quantity": 1})
-        at_once(push_recorded(ledger, rep_n, line),
-                partial(office_patch, office, "order", order, {"account_id": w.ids["acc_s1"]}))
-        ledger.check_acknowledged(app)
-        settle(app, rep_n, rep_s)
+        territory_round(app, w, ledger, reps, line, move=move_order)
 
 
-def test_a_visit_updated_while_its_account_changes_territory_is_never_lost(app, w, ledger):
-    rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
-    office = device(app, w.users["office"])
+def test_a_visit_updated_while_its_account_changes_territory_is_never_lost(
+        app, w, ledger, reps):
     for n in range(ROUNDS):
-        acc, _contact = s.account(app, w)
-        visit = s.visit(app, w, acc)
-        rep_n.sync()
-        notes = s.update("visit", visit, rep_n.version("visit", visit),
-                         {"notes": f"round {n}"}, {"notes": None})
-        at_once(push_recorded(ledger, rep_n, notes),
-                partial(office_patch, office, "account", acc,
-                                     {"territory_id": w.territories["S"]}))
-        ledger.check_acknowledged(app)
-        settle(app, rep_n, rep_s)
+        def notes(acc, _contact, n=n):
+            visit = s.visit(app, w, acc)
+            return lambda rep: s.update("visit", visit, rep.version("visit", visit),
+                                        {"notes": f"round {n}"}, {"notes": None})
+
+        territory_round(app, w, ledger, reps, notes)
 
 
 def test_a_delete_racing_a_territory_move_is_kept_and_reaches_both_territories(
-        app, w, ledger):
-    rep_n, rep_s = device(app, w.users["rep_n"]), device(app, w.users["rep_s"])
-    office = device(app, w.users["office"])
+        app, w, ledger, reps):
     for _ in range(ROUNDS):
-        acc, contact = s.account(app, w)
-        rep_n.sync()
-        gone = s.delete("contact", contact, rep_n.version("contact", contact))
-        at_once(push_recorded(ledger, rep_n, gone),
-                partial(office_patch, office, "account", acc,
-                                     {"territory_id": w.territories["S"]}))
-        ledger.check_acknowledged(app)
-        settle(app, rep_n, rep_s)
+        territory_round(app, w, ledger, reps, lambda acc, contact: lambda rep: s.delete(
+            "contact", contact, rep.version("contact", contact)))
 
 
 def test_two_office_users_moving_the_same_work_order_leave_every_device_consistent(app, w):
