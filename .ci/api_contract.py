@@ -88,7 +88,10 @@ def prepare(env: dict[str, str]) -> None:
 def served(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     server = subprocess.Popen(
+        # No request-line limit: the fuzzer's long query strings must reach the app, not
+        # gunicorn's own 414 page (a limit of the deployment, not of the API under test).
         [str(BIN / "gunicorn"), "-w", "2", "--threads", "2", "-b", f"127.0.0.1:{port}",
+         "--limit-request-line", "0",
          "-c", "python:server.gunicorn_conf", "server:create_app()"],
         env=env, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
